@@ -1,0 +1,5 @@
+"""starrec: recognise people in photos with a reproducible DVC + Keras pipeline."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines drown the stage output

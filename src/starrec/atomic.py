@@ -1,0 +1,47 @@
+"""Write outputs under a temporary name and rename them into place.
+
+A crash or a bad input never leaves a half-written file under its final
+name, and the previous version stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | Path):
+    """Yield a temporary sibling path of ``final``; rename it to ``final`` on success.
+
+    Works for files and for directories (whatever the body creates at the
+    temporary path). On an exception the temporary path is removed and
+    ``final`` is left as it was.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    target = temporary / final.name
+    try:
+        yield target
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(target, final)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write ``data`` as indented JSON, atomically; NaN is refused (use None)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_csv(path: str | Path, frame) -> None:
+    """Write a pandas DataFrame as CSV without its index, atomically."""
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)

@@ -1,0 +1,5 @@
+"""The base of every error a user can fix (bad params, bad input files, bad data)."""
+
+
+class StarrecError(Exception):
+    """A problem with the user's params or data; its message says what to change."""

@@ -1,0 +1,168 @@
+"""Turn ``data/raw/<class>/...`` into examples: decode, crop faces, resize, select classes.
+
+:func:`prepare_photo` is the one path from a file to model-sized RGB arrays;
+training data and ``starrec predict`` both go through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from starrec.atomic import write_csv, write_json
+from starrec.faces import face_crops
+from starrec.images import RejectedImage, decode_image, is_ignored, resize
+from starrec.params import DataParams, FacesParams
+from starrec.records import write_shards
+from starrec.errors import StarrecError
+
+MANIFEST_COLUMNS = ["id", "class", "label", "source", "sha256", "width", "height"]
+REJECTED_COLUMNS = ["source", "class", "reason"]
+
+
+class IngestError(StarrecError, RuntimeError):
+    """The images left after decoding cannot make a data set (names the param)."""
+
+
+def prepare_photo(path: str | Path, faces: FacesParams, size: int) -> list[np.ndarray]:
+    """Decode ``path``, crop its face(s) when ``faces.detect``, resize to ``size``.
+
+    Returns one or more ``(size, size, 3)`` uint8 arrays; raises
+    :class:`RejectedImage` with the reason when the file gives none.
+    """
+    return model_inputs(decode_image(path), faces, size)
+
+
+def model_inputs(image: np.ndarray, faces: FacesParams, size: int) -> list[np.ndarray]:
+    """Face crops (or the whole image) of a decoded RGB image, resized to ``size``."""
+    crops = [image]
+    if faces.detect:
+        crops = face_crops(image, faces)
+        if not crops:
+            raise RejectedImage("no face found")
+    return [resize(crop, size) for crop in crops]
+
+
+@dataclass
+class Ingested:
+    """Examples in manifest order plus the files that gave none."""
+
+    classes: list[str]
+    images: list[np.ndarray] = field(default_factory=list)
+    manifest: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+    dropped_classes: dict[str, int] = field(default_factory=dict)
+
+
+def class_files(raw: Path) -> dict[str, list[Path]]:
+    """Image candidates per class folder, nested folders included, hidden files ignored."""
+    classes = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p))
+    files = {}
+    for name in classes:
+        paths = [p for p in (raw / name).rglob("*") if p.is_file() and not any(is_ignored(Path(part)) for part in p.relative_to(raw).parts)]
+        files[name] = sorted(paths, key=lambda p: p.relative_to(raw).as_posix())
+    return files
+
+
+def choose_classes(found: list[str], data: DataParams) -> list[str]:
+    """``data.classes`` in its order (each must exist), else every class found."""
+    if data.classes is None:
+        return found
+    missing = [name for name in data.classes if name not in found]
+    if missing:
+        raise IngestError(f"data.classes: {missing} not found; the data has: {', '.join(found)}")
+    return list(data.classes)
+
+
+def ingest(raw: str | Path, data: DataParams, faces: FacesParams, size: int) -> Ingested:
+    """Decode every candidate file of the chosen classes and apply the class-size rules.
+
+    ``data.max_classes`` keeps the classes with the most images (ties by
+    name). Classes under ``data.min_images_per_class`` are dropped with a
+    note when they were discovered, and refused when ``data.classes`` asked
+    for them.
+    """
+    raw = Path(raw)
+    if not raw.is_dir():
+        raise IngestError(f"{raw}: not found; run the download stage first")
+    files = class_files(raw)
+    chosen = choose_classes(list(files), data)
+    per_class: dict[str, list[tuple[np.ndarray, dict]]] = {name: [] for name in chosen}
+    rejected = []
+    for name in chosen:
+        for path in files[name]:
+            source = path.relative_to(raw).as_posix()
+            try:
+                image = decode_image(path)
+                crops = model_inputs(image, faces, size)
+            except RejectedImage as reason:
+                rejected.append({"source": source, "class": name, "reason": str(reason)})
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            height, width = image.shape[:2]
+            for number, crop in enumerate(crops):
+                example_id = source if len(crops) == 1 else f"{source}#face{number}"
+                per_class[name].append(
+                    (crop, {"id": example_id, "class": name, "source": source, "sha256": digest,
+                            "width": width, "height": height})
+                )
+    return _select(per_class, rejected, data)
+
+
+def _select(per_class, rejected, data: DataParams) -> Ingested:
+    names = list(per_class)
+    if data.max_classes is not None and data.max_classes < len(names):
+        ranked = sorted(names, key=lambda n: (-len(per_class[n]), n))[: data.max_classes]
+        names = [n for n in names if n in ranked]
+    small = {n: len(per_class[n]) for n in names if len(per_class[n]) < data.min_images_per_class}
+    if small and data.classes is not None:
+        raise IngestError(
+            f"data.min_images_per_class is {data.min_images_per_class} but these classes of "
+            f"data.classes have fewer images: {small}; add photos or lower the param"
+        )
+    names = [n for n in names if n not in small]
+    if len(names) < 2:
+        raise IngestError(
+            f"only {len(names)} class(es) have at least data.min_images_per_class="
+            f"{data.min_images_per_class} usable images (too small: {small}); "
+            "a classifier needs two or more"
+        )
+    result = Ingested(classes=names, rejected=rejected, dropped_classes=small)
+    for label, name in enumerate(names):
+        for image, row in per_class[name]:
+            result.images.append(image)
+            result.manifest.append({**row, "label": label})
+    return result
+
+
+def write_interim(result: Ingested, directory: Path, shard_size: int) -> None:
+    """Write records/, manifest.csv, classes.json and rejected.csv into ``directory``."""
+    write_shards(
+        ((image, row["label"], row["id"]) for image, row in zip(result.images, result.manifest)),
+        directory / "records",
+        shard_size,
+    )
+    write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
+    write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
+    write_json(directory / "classes.json", result.classes)
+
+
+def summary(result: Ingested) -> str:
+    """A per-class table of ingested and rejected files, for the terminal."""
+    ingested = pd.Series([row["class"] for row in result.manifest]).value_counts()
+    refused = pd.Series([row["class"] for row in result.rejected], dtype=object).value_counts()
+    table = pd.DataFrame({"ingested": ingested, "rejected": refused}).fillna(0).astype(int)
+    lines = [table.to_string(), f"total: {len(result.manifest)} ingested, {len(result.rejected)} rejected"]
+    if result.dropped_classes:
+        lines.append(f"dropped (fewer than data.min_images_per_class): {json.dumps(result.dropped_classes)}")
+    return "\n".join(lines)
+
+
+def load_classes(directory: str | Path) -> list[str]:
+    """The class names written by :func:`write_interim`, label order."""
+    return json.loads((Path(directory) / "classes.json").read_text(encoding="utf-8"))

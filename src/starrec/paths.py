@@ -1,0 +1,22 @@
+"""Where each stage reads and writes (relative to the repository root; mirrors dvc.yaml)."""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+RAW = Path("data/raw")
+INTERIM = Path("data/interim")
+RECORDS = INTERIM / "records"
+MANIFEST = INTERIM / "manifest.csv"
+SPLIT = Path("data/processed/split")
+AUGMENTED = Path("data/processed/augmented")
+AUGMENTED_TRAIN = AUGMENTED / "train"
+NORMALIZATION = AUGMENTED / "normalization.json"
+MODEL = Path("models/model.keras")
+METRICS = Path("metrics")
+TRAIN_LIVE = METRICS / "train"
+SPLIT_COUNTS = METRICS / "split_counts.json"
+KFOLD = METRICS / "kfold.json"
+TEST = METRICS / "test.json"
+PLOTS = METRICS / "plots"
+VISUALS = Path("visuals")
+TENSORBOARD = Path("logs")

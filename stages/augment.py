@@ -1,0 +1,28 @@
+"""Stage augment: augmented copies of the training split + normalisation statistics."""
+
+from starrec import paths
+from starrec.atomic import atomic_path, write_json
+from starrec.augment import with_augmented_copies
+from starrec.params import load_params
+from starrec.preprocess import normalization_stats
+from starrec.records import read_arrays, read_records, write_shards
+from starrec.stage import run_stage
+
+
+def main() -> None:
+    params = load_params(paths.PARAMS)
+    size = params.image.size
+    train_images, _, _ = read_arrays(paths.SPLIT / "train", size)
+    variants = with_augmented_copies(read_records(paths.SPLIT / "train", size), params.augment, params.seed)
+    with atomic_path(paths.AUGMENTED) as augmented:
+        count = write_shards(
+            ((v["image"], v["label"], v["id"].decode()) for v in variants.as_numpy_iterator()),
+            augmented / paths.AUGMENTED_TRAIN.name,
+            params.image.shard_size,
+        )
+        write_json(augmented / paths.NORMALIZATION.name, normalization_stats(train_images, params.augment.grayscale))
+    print(f"augment: {len(train_images)} training images -> {count} with {params.augment.copies} augmented copies each")
+
+
+if __name__ == "__main__":
+    run_stage(main)

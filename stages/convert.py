@@ -1,0 +1,19 @@
+"""Stage convert: data/raw -> RGB TFRecords, manifest.csv, classes.json, rejected.csv."""
+
+from starrec import paths
+from starrec.atomic import atomic_path
+from starrec.ingest import ingest, summary, write_interim
+from starrec.params import load_params
+from starrec.stage import run_stage
+
+
+def main() -> None:
+    params = load_params(paths.PARAMS)
+    result = ingest(paths.RAW, params.data, params.faces, params.image.size)
+    with atomic_path(paths.INTERIM) as interim:
+        write_interim(result, interim, params.image.shard_size)
+    print(summary(result))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,42 @@
+"""Stage evaluate: the trained model on the test split -> metrics/test.json and plot data."""
+
+import keras
+import numpy as np
+
+from starrec import paths
+from starrec.atomic import write_json
+from starrec.ingest import load_classes
+from starrec.metrics import classification_report, one_vs_rest_curves
+from starrec.params import load_params
+from starrec.records import read_records
+from starrec.stage import run_stage
+from starrec.training import predict_labels
+
+
+def main() -> None:
+    params = load_params(paths.PARAMS)
+    classes = load_classes(paths.INTERIM)
+    model = keras.saving.load_model(paths.MODEL)
+    labels, probabilities = predict_labels(model, read_records(paths.SPLIT / "test", params.image.size))
+    predicted = probabilities.argmax(axis=1)
+    report = classification_report(labels, predicted, classes)
+    curves = one_vs_rest_curves(labels, probabilities, classes)
+    auc = {row["class"]: row["roc_auc"] for row in curves["roc_auc"]}
+    for row in report["per_class"]:
+        row["roc_auc"] = auc[row["class"]]
+    write_json(paths.TEST, report)
+    names = np.asarray(classes)
+    write_json(paths.PLOTS / "confusion.json",
+               [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[predicted])])
+    write_json(paths.PLOTS / "per_class.json",
+               [{"class": row["class"], "metric": metric, "value": row[key]}
+                for row in report["per_class"] for metric, key in
+                (("precision", "ppv"), ("recall", "tpr"), ("f1", "f1")) if row[key] is not None])
+    write_json(paths.PLOTS / "roc.json", curves["roc"])
+    write_json(paths.PLOTS / "precision_recall.json", curves["precision_recall"])
+    print(f"evaluate: test accuracy {report['accuracy']:.4f}, macro F1 {report['f1_macro']:.4f} "
+          f"on {report['n_examples']} images")
+
+
+if __name__ == "__main__":
+    run_stage(main)
