@@ -1,12 +1,12 @@
 """Stage evaluate: the trained model on the test split -> metrics/test.json and plot data."""
 
-import keras
 import numpy as np
 
 from starrec import paths
 from starrec.atomic import write_json
 from starrec.ingest import load_classes
 from starrec.metrics import classification_report, one_vs_rest_curves
+from starrec.model import load_model
 from starrec.params import load_params
 from starrec.records import read_records
 from starrec.stage import run_stage
@@ -16,7 +16,7 @@ from starrec.training import predict_labels
 def main() -> None:
     params = load_params(paths.PARAMS)
     classes = load_classes(paths.INTERIM)
-    model = keras.saving.load_model(paths.MODEL)
+    model = load_model(paths.MODEL)
     labels, probabilities = predict_labels(model, read_records(paths.SPLIT / "test", params.image.size))
     predicted = probabilities.argmax(axis=1)
     report = classification_report(labels, predicted, classes)

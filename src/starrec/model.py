@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
 from starrec.params import ModelParams
 from starrec.preprocess import preprocessing_layers
 
@@ -31,3 +32,8 @@ def build_model(image_size: int, num_classes: int, params: ModelParams, stats: d
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's convolution layers, input to output."""
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def load_model(path) -> keras.Model:
+    """Load a saved ``.keras`` model with starrec's custom layers and optimiser registered."""
+    return keras.saving.load_model(path)

@@ -81,11 +81,13 @@ def fit(
                 monitor="val_loss", patience=params.train.early_stopping_patience, restore_best_weights=True
             )
         )
+    train_examples = train_examples.apply(tf.data.experimental.assert_cardinality(n_train))
     history = model.fit(
         batches(train_examples, batch_size, shuffle_seed=params.seed),
         validation_data=None if val_examples is None else batches(val_examples, batch_size),
         epochs=params.train.epochs,
         callbacks=[*all_callbacks, *callbacks],
+        shuffle=False,
         verbose=verbose,
     )
     return model, history

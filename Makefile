@@ -1,0 +1,29 @@
+# make run: set up .venv if needed, then the whole DVC pipeline on the built-in data.
+# make test: same set-up, then the test suite. make bench: speed/memory benchmark -> bench/results.json.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup run test bench clean
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(INSTALLED)
+
+setup: $(INSTALLED)
+
+run: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+	$(BIN)/starrec summary
+
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+bench: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py --out bench/results.json
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,63 @@
+"""Predict the top-k classes of photos with a trained model.
+
+Photos go through :func:`starrec.ingest.prepare_photo` (decode, face crop,
+resize), the same path as the training data; the model holds the rest of
+the preprocessing (grayscale, normalisation).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from starrec.images import RejectedImage
+from starrec.ingest import prepare_photo
+from starrec.model import load_model
+from starrec.params import load_params
+
+
+def classes_path(model_path: Path) -> Path:
+    """The class names saved beside a model: ``<model dir>/classes.json``."""
+    return Path(model_path).parent / "classes.json"
+
+
+def predict_photos(photos: list[Path], model_path: Path, params_path: Path, top_k: int = 3) -> list[dict]:
+    """One result per photo (per face with ``faces.multiple: all``), best class first.
+
+    A photo that cannot be read gives ``{"photo", "error"}``; the others are still predicted.
+    """
+    if not Path(model_path).is_file():
+        raise FileNotFoundError(f"{model_path}: no trained model; run `dvc repro` (or `make run`) first")
+    params = load_params(params_path)
+    model = load_model(model_path)
+    classes = json.loads(classes_path(model_path).read_text(encoding="utf-8"))
+    size = model.input_shape[1]
+    results = []
+    for photo in photos:
+        try:
+            crops = prepare_photo(photo, params.faces, size)
+        except (RejectedImage, OSError) as error:
+            results.append({"photo": str(photo), "error": str(error)})
+            continue
+        probabilities = model.predict(np.stack(crops).astype(np.float32), verbose=0)
+        for face, row in enumerate(probabilities):
+            best = np.argsort(row)[::-1][:top_k]
+            result = {"photo": str(photo), "predictions": [{"class": classes[i], "probability": float(row[i])} for i in best]}
+            if len(crops) > 1:
+                result["face"] = face
+            results.append(result)
+    return results
+
+
+def format_predictions(results: list[dict]) -> str:
+    """Human-readable lines: the photo, then its top-k classes with percentages."""
+    lines = []
+    for result in results:
+        if "error" in result:
+            continue
+        face = f" (face {result['face']})" if "face" in result else ""
+        lines.append(f"{result['photo']}{face}:")
+        lines += [f"  {p['class']:<24} {p['probability']:7.2%}" for p in result["predictions"]]
+    return "\n".join(lines)
