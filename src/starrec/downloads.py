@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -62,7 +63,7 @@ def download(
             try:
                 _stream(url, temporary, timeout)
                 break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
+            except (OSError, http.client.HTTPException) as error:
                 if isinstance(error, urllib.error.HTTPError) and error.code < 500:
                     raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
                 if attempt > retries:

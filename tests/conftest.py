@@ -1,0 +1,59 @@
+"""Shared test helpers: tiny images, tiny params, a repo root."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from starrec.params import parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def save_image(path: Path, pixels: np.ndarray, **save_args) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, **save_args)
+    return path
+
+
+def labels_from_confusion(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Expand a confusion matrix (rows true, columns predicted) into label arrays."""
+    truth, predicted = [], []
+    for actual, row in enumerate(matrix):
+        for guess, count in enumerate(row):
+            truth += [actual] * count
+            predicted += [guess] * count
+    return np.asarray(truth), np.asarray(predicted)
+
+
+@pytest.fixture
+def tiny_params():
+    """Params for fast training: 16x16 images, small net, few epochs."""
+    return parse_params({
+        "seed": 7,
+        "image": {"size": 16},
+        "model": {"conv_filters": [4], "dense_units": [8], "dropout": 0.0},
+        "train": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01},
+        "augment": {"copies": 1},
+        "kfold": {"k": 2},
+    })
+
+
+def replace(params, section: str, **changes):
+    """A copy of ``params`` with ``changes`` applied to one section."""
+    return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **changes)})
+
+
+@pytest.fixture
+def tiny_arrays():
+    """24 RGB 16x16 images of 3 learnable classes (synthetic stripes)."""
+    from starrec.sources import synthetic_image
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 8)
+    images = np.stack([synthetic_image(int(c), 3, rng, size=16) for c in labels])
+    return images, labels.astype(np.int64)

@@ -1,0 +1,47 @@
+"""Haar-cascade face crops on a real photo that scikit-image ships (its 'astronaut')."""
+
+from importlib.resources import files
+
+import numpy as np
+import pytest
+from conftest import save_image
+
+from starrec.faces import detect_faces, face_crops
+from starrec.images import decode_image
+from starrec.ingest import ingest, prepare_photo
+from starrec.params import DataParams, FacesParams, ParamsError
+
+ASTRONAUT = files("skimage") / "data" / "astronaut.png"
+
+
+def test_the_lecture_cascade_finds_one_face():
+    image = decode_image(ASTRONAUT)
+    boxes = detect_faces(image, FacesParams(detect=True))
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    assert 120 < x + w / 2 < 280 and 40 < y + h / 2 < 180  # her face, upper middle of the 512x512 photo
+    crop = face_crops(image, FacesParams(detect=True, margin=0.0))[0]
+    assert crop.shape == (h, w, 3)
+
+
+def test_largest_or_all_faces(tmp_path):
+    image = decode_image(ASTRONAUT)
+    pair = np.concatenate([image, image[::2, ::2].repeat(2, 0)[:512, :256]], axis=1)
+    assert len(face_crops(pair, FacesParams(detect=True, multiple="largest"))) == 1
+    assert len(face_crops(pair, FacesParams(detect=True, multiple="all"))) == 2
+
+
+def test_photos_without_a_face_are_rejected_with_that_reason(tmp_path):
+    for cls in ("a", "b"):
+        save_image(tmp_path / "raw" / cls / "face.png", decode_image(ASTRONAUT))
+        save_image(tmp_path / "raw" / cls / "wall.png", np.full((200, 200, 3), 128, np.uint8))
+    faces = FacesParams(detect=True)
+    result = ingest(tmp_path / "raw", DataParams(min_images_per_class=1), faces, size=32)
+    assert [row["reason"] for row in result.rejected] == ["no face found", "no face found"]
+    assert len(result.manifest) == 2 and result.manifest[0]["width"] == 512
+    assert prepare_photo(tmp_path / "raw" / "a" / "face.png", faces, 32)[0].shape == (32, 32, 3)
+
+
+def test_unknown_cascade_names_the_param():
+    with pytest.raises(ParamsError, match="faces.cascade: cannot load 'nope.xml'; available: .*haarcascade_frontalface_alt.xml"):
+        detect_faces(np.zeros((10, 10, 3), np.uint8), FacesParams(detect=True, cascade="nope.xml"))

@@ -1,0 +1,125 @@
+"""Every file people really have is either ingested or rejected with a reason."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import save_image
+from PIL import Image
+
+from starrec.images import MAX_PIXELS, RejectedImage, decode_image
+from starrec.ingest import IngestError, ingest, summary, write_interim
+from starrec.params import DataParams, FacesParams
+from starrec.records import read_arrays
+
+RED = np.zeros((20, 30, 3), np.uint8)
+RED[..., 0] = 200
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("a.jpg", lambda p: save_image(p, RED, quality=95)),
+        ("a.png", lambda p: save_image(p, RED)),
+        ("a.bmp", lambda p: save_image(p, RED)),
+        ("a.webp", lambda p: save_image(p, RED, lossless=True)),
+        ("a.gif", lambda p: Image.fromarray(RED).save(p, save_all=True, append_images=[Image.new("RGB", (30, 20))])),
+        ("cmyk.jpg", lambda p: Image.fromarray(RED).convert("CMYK").save(p, quality=95)),
+        ("palette.png", lambda p: Image.fromarray(RED).convert("P").save(p)),
+    ],
+)
+def test_formats_and_modes_decode_to_rgb(tmp_path, name, make):
+    make(tmp_path / name)
+    pixels = decode_image(tmp_path / name)
+    assert pixels.shape == (20, 30, 3) and pixels.dtype == np.uint8
+    assert abs(int(pixels[..., 0].mean()) - 200) <= 6 and pixels[..., 1].mean() < 12
+
+
+def test_grayscale_and_16_bit(tmp_path):
+    Image.fromarray(np.full((4, 5), 90, np.uint8)).save(tmp_path / "g.png")
+    assert decode_image(tmp_path / "g.png")[0, 0].tolist() == [90, 90, 90]
+    Image.fromarray(np.full((4, 5), 65535, np.uint16)).save(tmp_path / "deep.png")
+    assert decode_image(tmp_path / "deep.png")[0, 0].tolist() == [255, 255, 255]
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[:2, :, :] = [0, 0, 255, 255]
+    save_image(tmp_path / "t.png", rgba)
+    pixels = decode_image(tmp_path / "t.png")
+    assert pixels[0, 0].tolist() == [0, 0, 255] and pixels[3, 3].tolist() == [255, 255, 255]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.fromarray(np.zeros((10, 40, 3), np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    image.save(tmp_path / "o.jpg", exif=exif)
+    assert decode_image(tmp_path / "o.jpg").shape == (40, 10, 3)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "empty file"), (b"just some text", "not an image"), ("truncated", "corrupt image")],
+)
+def test_bad_files_are_rejected_with_a_reason(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    if content == "truncated":
+        save_image(tmp_path / "full.jpg", np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+        content = (tmp_path / "full.jpg").read_bytes()[:300]
+    path.write_bytes(content)
+    with pytest.raises(RejectedImage, match=reason):
+        decode_image(path)
+
+
+def test_decompression_bomb_is_rejected_before_decoding(tmp_path):
+    side = int(MAX_PIXELS**0.5) + 100
+    Image.new("1", (side, side)).save(tmp_path / "bomb.png")
+    assert (tmp_path / "bomb.png").stat().st_size < 200_000
+    with pytest.raises(RejectedImage, match="too large"):
+        decode_image(tmp_path / "bomb.png")
+
+
+def make_messy_folder(root):
+    for index in range(3):
+        save_image(root / "anna maría" / f"ok {index}.png", RED)
+        save_image(root / "bob" / "nested" / "deeper" / f"ok{index}.jpg", RED[::-1])
+    (root / "bob" / "empty.jpg").write_bytes(b"")
+    (root / "bob" / "notes.txt").write_text("not an image")
+    (root / "bob" / ".DS_Store").write_bytes(b"\0\1")
+    (root / "bob" / "Thumbs.db").write_bytes(b"\0\1")
+    save_image(root / ".hidden" / "x.png", RED)
+    save_image(root / "carl" / "only.png", RED)
+
+
+def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
+    make_messy_folder(tmp_path / "raw")
+    data = DataParams(min_images_per_class=2)
+    result = ingest(tmp_path / "raw", data, FacesParams(), size=16)
+    assert result.classes == ["anna maría", "bob"]
+    assert result.dropped_classes == {"carl": 1}
+    rejected = {row["source"]: row["reason"] for row in result.rejected}
+    assert rejected == {"bob/empty.jpg": "empty file", "bob/notes.txt": "not an image"}
+    assert "bob/nested/deeper/ok0.jpg" in {row["id"] for row in result.manifest}
+    write_interim(result, tmp_path / "interim", shard_size=4)
+    manifest = pd.read_csv(tmp_path / "interim" / "manifest.csv")
+    assert manifest.columns.tolist() == ["id", "class", "label", "source", "sha256", "width", "height"]
+    assert manifest["width"].tolist() == [30] * 6 and manifest["label"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert pd.read_csv(tmp_path / "interim" / "rejected.csv")["reason"].tolist() == ["empty file", "not an image"]
+    images, labels, _ = read_arrays(tmp_path / "interim" / "records", 16)
+    assert images.shape == (6, 16, 16, 3) and labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert "bob" in summary(result) and "rejected" in summary(result)
+
+
+def test_class_selection_rules(tmp_path):
+    make_messy_folder(tmp_path / "raw")
+    faces = FacesParams()
+    picked = ingest(tmp_path / "raw", DataParams(classes=["bob", "anna maría"], min_images_per_class=1), faces, 16)
+    assert picked.classes == ["bob", "anna maría"] and picked.manifest[0]["label"] == 0
+    top = ingest(tmp_path / "raw", DataParams(max_classes=2, min_images_per_class=1), faces, 16)
+    assert top.classes == ["anna maría", "bob"]
+    with pytest.raises(IngestError, match="data.classes: \\['dave'\\] not found"):
+        ingest(tmp_path / "raw", DataParams(classes=["dave", "bob"]), faces, 16)
+    with pytest.raises(IngestError, match="data.min_images_per_class is 2 .*'carl': 1"):
+        ingest(tmp_path / "raw", DataParams(classes=["carl", "bob"], min_images_per_class=2), faces, 16)
+    with pytest.raises(IngestError, match="a classifier needs two or more"):
+        ingest(tmp_path / "raw", DataParams(min_images_per_class=5), faces, 16)

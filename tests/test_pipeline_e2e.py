@@ -1,0 +1,111 @@
+"""The real pipeline: dvc repro in a temporary copy of the repo on a tiny config."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+TINY = {
+    "seed": 3,
+    "data": {"source": "synthetic", "synthetic_classes": 3, "synthetic_per_class": 20, "min_images_per_class": 5},
+    "image": {"size": 16, "shard_size": 16},
+    "augment": {"copies": 1},
+    "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
+    "train": {"epochs": 6, "batch_size": 8, "learning_rate": 0.05, "momentum": 0.9},
+    "kfold": {"k": 2},
+}
+
+
+def run(repo: Path, *command: str) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC copy of the project's own files with the tiny params, after one dvc repro."""
+    repo = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in listed.stdout.splitlines():
+        if name == "dvc.lock" or not (ROOT / name).is_file():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section] = {**params[section], **values} if isinstance(values, dict) else values
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "tiny")
+    output = run(repo, "dvc", "repro")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "repro")
+    return repo, output
+
+
+def test_repro_writes_metrics_a_user_can_trust(repo):
+    repo, output = repo
+    for stage in ("download", "convert", "split", "augment", "train", "kfold", "evaluate"):
+        assert f"Running stage '{stage}'" in output
+    test = json.loads((repo / "metrics/test.json").read_text())
+    assert test["n_examples"] == 12  # 20% of 60
+    assert [row["class"] for row in test["per_class"]] == ["class_0", "class_1", "class_2"]
+    assert sum(row["tp"] for row in test["per_class"]) == round(test["accuracy"] * 12)
+    assert test["accuracy"] > 0.6  # the synthetic classes are easy; chance is 1/3
+    kfold = json.loads((repo / "metrics/kfold.json").read_text())
+    assert kfold["k"] == 2 and len(kfold["folds"]) == 2
+    assert sum(fold["n_test"] for fold in kfold["folds"]) == 48  # train + val
+    counts = json.loads((repo / "metrics/split_counts.json").read_text())
+    assert sum(row["count"] for row in counts if row["split"] == "train") == 36
+    loss = (repo / "metrics/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert len(loss) == 1 + TINY["train"]["epochs"]
+    assert not subprocess.run(["git", "ls-files", "data", "models", "metrics"], cwd=repo, capture_output=True, text=True).stdout.strip().count(".keras")
+
+
+def test_second_repro_has_nothing_to_do(repo):
+    repo, _ = repo
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")
+
+
+def test_metrics_and_plots_show(repo):
+    repo, _ = repo
+    shown = run(repo, "dvc", "metrics", "show")
+    assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
+    run(repo, "dvc", "plots", "show", "-o", "plots_html")
+    page = (repo / "plots_html" / "index.html").read_text()
+    for title in ("Loss (train and validation)", "Confusion matrix (test)", "ROC one-vs-rest (test)", "K-fold accuracy per fold"):
+        assert title in page
+
+
+def test_momentum_experiment_reruns_only_what_it_touches(repo):
+    repo, _ = repo
+    output = run(repo, "dvc", "exp", "run", "-S", "train.momentum=0.5")
+    ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train", "kfold", "evaluate"}
+    diff = run(repo, "dvc", "params", "diff")
+    assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
+    assert "accuracy" in run(repo, "dvc", "metrics", "diff")
+
+
+def test_bad_params_stop_before_any_work(repo):
+    repo, _ = repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["momentun"] = 0.5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([sys.executable, "stages/train.py"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "train.momentun: unknown key (did you mean train.momentum?)" in done.stderr
+    assert (repo / "models/model.keras").is_file()

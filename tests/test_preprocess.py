@@ -1,0 +1,25 @@
+"""One preprocessing path: grayscale matches TF, statistics come from the given images."""
+
+import numpy as np
+import tensorflow as tf
+
+from starrec.preprocess import Grayscale, normalization_stats, preprocessing_layers
+
+
+def test_grayscale_matches_tensorflow(tiny_arrays):
+    images = tiny_arrays[0].astype(np.float32)
+    np.testing.assert_allclose(Grayscale()(images).numpy(), tf.image.rgb_to_grayscale(images).numpy(), rtol=1e-3, atol=0.05)
+
+
+def test_normalised_training_pixels_have_zero_mean_unit_variance(tiny_arrays):
+    images = tiny_arrays[0]
+    for grayscale, channels in ((True, 1), (False, 3)):
+        stats = normalization_stats(images, grayscale)
+        assert len(stats["mean"]) == channels
+        x = images.astype(np.float32)
+        for layer in preprocessing_layers(stats):
+            x = layer(x)
+        x = np.asarray(x)
+        assert x.shape[-1] == channels
+        np.testing.assert_allclose(x.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
+        np.testing.assert_allclose(x.std(axis=(0, 1, 2)), 1.0, atol=1e-3)

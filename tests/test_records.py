@@ -1,0 +1,33 @@
+"""The one TFRecord schema: what is written is what is parsed."""
+
+import numpy as np
+import pytest
+
+from starrec.records import read_arrays, serialize_example, shard_files, write_shards
+
+
+def test_round_trip_across_shards(tmp_path, tiny_arrays):
+    images, labels = tiny_arrays
+    ids = [f"class/{i}.png" for i in range(len(labels))]
+    count = write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=10)
+    assert count == 24
+    assert [p.rsplit("/", 1)[1] for p in shard_files(tmp_path / "records")] == [
+        "part-00000.tfrecord", "part-00001.tfrecord", "part-00002.tfrecord"]
+    read_images, read_labels, read_ids = read_arrays(tmp_path / "records", 16)
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, labels)
+    assert list(read_ids) == ids
+
+
+def test_wrong_image_size_or_dtype_is_refused(tmp_path, tiny_arrays):
+    images, labels = tiny_arrays
+    with pytest.raises(ValueError, match="uint8"):
+        serialize_example(images[0].astype(np.float32), 0, "x")
+    write_shards([(images[0], 0, "x")], tmp_path / "r", 5)
+    with pytest.raises(Exception, match="16"):
+        read_arrays(tmp_path / "r", 32)
+
+
+def test_missing_shards_name_the_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        shard_files(tmp_path)

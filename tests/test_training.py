@@ -1,0 +1,79 @@
+"""Training: batch modes, reproducibility, divergence, logged schedules, saved models."""
+
+import numpy as np
+import pytest
+from conftest import replace
+
+from starrec.datasets import from_arrays, resolve_batch_size
+from starrec.model import build_model, load_model
+from starrec.params import MomentumSchedule
+from starrec.preprocess import normalization_stats
+from starrec.training import TrainingDiverged, fit, predict_labels
+
+
+def train(params, images, labels):
+    stats = normalization_stats(images, params.augment.grayscale)
+    return fit(params, from_arrays(images, labels), len(labels), 3, stats, verbose=0)
+
+
+@pytest.mark.parametrize("batch_size, steps", [(1, 24), ("full", 1), (32, 1), (5, 5)])
+def test_stochastic_full_and_mini_batch_steps(tiny_params, tiny_arrays, batch_size, steps):
+    params = replace(tiny_params, "train", batch_size=batch_size)
+    model, history = train(params, *tiny_arrays)
+    assert int(model.optimizer.iterations) == steps * params.train.epochs
+    assert len(history.history["loss"]) == params.train.epochs
+
+
+def test_resolve_batch_size():
+    assert resolve_batch_size("full", 100) == 100
+    assert resolve_batch_size(32, 10) == 10
+    assert resolve_batch_size(1, 10) == 1
+
+
+def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
+    first, _ = train(tiny_params, *tiny_arrays)
+    second, _ = train(tiny_params, *tiny_arrays)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_schedule_values_are_logged_per_epoch(tiny_params, tiny_arrays):
+    params = replace(
+        tiny_params, "train", epochs=3, batch_size="full", lr_decay_epochs=1, lr_decay_rate=0.5,
+        momentum_schedule=MomentumSchedule(end=0.5, rate=0.5),
+    )
+    _, history = train(params, *tiny_arrays)
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.005, 0.0025])
+    assert history.history["momentum"] == pytest.approx([0.9, 0.7, 0.6])
+
+
+def test_divergence_stops_with_a_message_naming_the_params(tiny_params, tiny_arrays):
+    params = replace(tiny_params, "train", learning_rate=1e12, momentum=0.99)
+    with pytest.raises(TrainingDiverged, match="train.learning_rate"):
+        train(params, *tiny_arrays)
+
+
+def test_early_stopping_needs_and_uses_validation(tiny_params, tiny_arrays):
+    params = replace(tiny_params, "train", epochs=30, early_stopping_patience=1, learning_rate=1e-9, momentum=0.0)
+    images, labels = tiny_arrays
+    stats = normalization_stats(images, True)
+    _, history = fit(params, from_arrays(images, labels), 24, 3, stats, val_examples=from_arrays(images, labels), verbose=0)
+    assert len(history.epoch) < 30
+
+
+def test_saved_model_reloads_and_predicts_the_same(tmp_path, tiny_params, tiny_arrays):
+    model, _ = train(tiny_params, *tiny_arrays)
+    model.save(tmp_path / "model.keras")
+    reloaded = load_model(tmp_path / "model.keras")
+    _, before = predict_labels(model, from_arrays(*tiny_arrays))
+    _, after = predict_labels(reloaded, from_arrays(*tiny_arrays))
+    np.testing.assert_allclose(before, after, rtol=1e-6)
+    assert reloaded.get_layer("grayscale") is not None
+
+
+def test_model_layers_follow_params(tiny_params):
+    stats = {"grayscale": False, "mean": [0.0] * 3, "variance": [1.0] * 3}
+    model = build_model(16, 5, replace(tiny_params, "model", conv_filters=[4, 6], dense_units=[8, 7], dropout=0.5).model, stats)
+    names = [layer.name for layer in model.layers]
+    assert names.count("dropout_1") == 1 and "conv_2" in names and "grayscale" not in names
+    assert model.output_shape == (None, 5)
