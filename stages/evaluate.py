@@ -1,14 +1,16 @@
-"""Stage evaluate: the trained model on the test split -> metrics/test.json and plot data."""
+"""Stage evaluate: the trained model on the test split -> metrics/test.json, predictions and plot data."""
 
 import numpy as np
+import pandas as pd
 
 from starrec import paths
-from starrec.atomic import write_json
+from starrec.atomic import write_csv, write_json
+from starrec.datasets import from_arrays
 from starrec.ingest import load_classes
 from starrec.metrics import classification_report, one_vs_rest_curves
 from starrec.model import load_model
 from starrec.params import load_params
-from starrec.records import read_records
+from starrec.records import read_arrays
 from starrec.stage import run_stage
 from starrec.training import predict_labels
 
@@ -17,7 +19,8 @@ def main() -> None:
     params = load_params(paths.PARAMS)
     classes = load_classes(paths.INTERIM)
     model = load_model(paths.MODEL)
-    labels, probabilities = predict_labels(model, read_records(paths.SPLIT / "test", params.image.size))
+    images, labels, ids = read_arrays(paths.SPLIT / "test", params.image.size)
+    _, probabilities = predict_labels(model, from_arrays(images, labels))
     predicted = probabilities.argmax(axis=1)
     report = classification_report(labels, predicted, classes)
     curves = one_vs_rest_curves(labels, probabilities, classes)
@@ -26,6 +29,10 @@ def main() -> None:
         row["roc_auc"] = auc[row["class"]]
     write_json(paths.TEST, report)
     names = np.asarray(classes)
+    write_csv(paths.PREDICTIONS, pd.DataFrame({
+        "id": ids, "actual": names[labels], "predicted": names[predicted],
+        "confidence": probabilities.max(axis=1).round(6),
+    }))
     write_json(paths.PLOTS / "confusion.json",
                [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[predicted])])
     write_json(paths.PLOTS / "per_class.json",

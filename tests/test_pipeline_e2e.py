@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +60,7 @@ def repo(tmp_path_factory):
 
 def test_repro_writes_metrics_a_user_can_trust(repo):
     repo, output = repo
-    for stage in ("download", "convert", "split", "augment", "train", "kfold", "evaluate"):
+    for stage in ("download", "convert", "split", "augment", "train", "kfold", "evaluate", "visualize"):
         assert f"Running stage '{stage}'" in output
     test = json.loads((repo / "metrics/test.json").read_text())
     assert test["n_examples"] == 12  # 20% of 60
@@ -75,6 +77,19 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
     assert not subprocess.run(["git", "ls-files", "data", "models", "metrics"], cwd=repo, capture_output=True, text=True).stdout.strip().count(".keras")
 
 
+def test_visuals_are_real_pictures(repo):
+    repo, _ = repo
+    pictures = sorted(p.name for p in (repo / "visuals").glob("*.png"))
+    assert pictures == ["activations_conv_1.png", "filters_conv_1.png", "gradients_conv_1.png",
+                        "misclassified.png", "saliency.png", "split_counts.png"]
+    for name in pictures:
+        pixels = np.asarray(Image.open(repo / "visuals" / name).convert("L"), dtype=float)
+        assert pixels.std() > 5, name
+    ranges = json.loads((repo / "visuals/ranges.json").read_text())
+    assert ranges["conv_1"]["activation"]["min"] == 0.0  # after ReLU
+    assert ranges["conv_1"]["activation"]["max"] > 0.0
+
+
 def test_second_repro_has_nothing_to_do(repo):
     repo, _ = repo
     assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")
@@ -86,7 +101,8 @@ def test_metrics_and_plots_show(repo):
     assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()
-    for title in ("Loss (train and validation)", "Confusion matrix (test)", "ROC one-vs-rest (test)", "K-fold accuracy per fold"):
+    for title in ("Loss (train and validation)", "Confusion matrix (test)", "ROC one-vs-rest (test)",
+                  "K-fold accuracy per fold", "activations_conv_1.png", "saliency.png", "misclassified.png"):
         assert title in page
 
 
@@ -94,7 +110,7 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     repo, _ = repo
     output = run(repo, "dvc", "exp", "run", "-S", "train.momentum=0.5")
     ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "kfold", "evaluate"}
+    assert ran == {"train", "kfold", "evaluate", "visualize"}
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")

@@ -197,6 +197,16 @@ class KFoldParams:
 
 
 @dataclass(frozen=True)
+class VisualizeParams:
+    images: int = 10
+    feature_maps: int = 8
+
+    def validate(self, key):
+        _check_range(f"{key}.images", self.images, low=1, high=100)
+        _check_range(f"{key}.feature_maps", self.feature_maps, low=1, high=64)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
@@ -207,6 +217,7 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     kfold: KFoldParams = field(default_factory=KFoldParams)
+    visualize: VisualizeParams = field(default_factory=VisualizeParams)
 
     def validate(self, key):
         _check_range("seed", self.seed, low=0, high=2**31 - 1)

@@ -18,5 +18,6 @@ SPLIT_COUNTS = METRICS / "split_counts.json"
 KFOLD = METRICS / "kfold.json"
 TEST = METRICS / "test.json"
 PLOTS = METRICS / "plots"
+PREDICTIONS = METRICS / "predictions.csv"
 VISUALS = Path("visuals")
 TENSORBOARD = Path("logs")

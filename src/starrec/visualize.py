@@ -1,0 +1,139 @@
+"""Look inside the CNN (the lecture's opening slide) and at its mistakes.
+
+For a batch of images, :func:`trace` runs the model layer by layer under one
+gradient tape and returns, per conv layer, the activations A and the
+activation gradients dS/dA, where S is the logit of each image's predicted
+class; the saliency map is max over channels of |dS/dx| for the input x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import matplotlib
+import numpy as np
+import tensorflow as tf
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+
+
+@dataclass
+class Trace:
+    """Per conv layer name: activations and activation gradients, shape (images, h, w, channels)."""
+
+    activations: dict[str, np.ndarray]
+    gradients: dict[str, np.ndarray]
+    saliency: np.ndarray
+    predicted: np.ndarray
+
+
+def trace(model: keras.Model, images: np.ndarray) -> Trace:
+    """Activations, activation gradients and input saliency of the predicted class."""
+    conv_names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    x = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        hidden, watched = x, {}
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            hidden = layer(hidden, training=False)
+            if layer.name in conv_names:
+                tape.watch(hidden)
+                watched[layer.name] = hidden
+            if layer.name == "logits":
+                logits = hidden
+        predicted = tf.argmax(logits, axis=1)
+        score = tf.reduce_sum(tf.gather(logits, predicted, axis=1, batch_dims=1))
+    gradients = tape.gradient(score, [x, *watched.values()])
+    del tape
+    return Trace(
+        activations={name: value.numpy() for name, value in watched.items()},
+        gradients={name: g.numpy() for name, g in zip(watched, gradients[1:])},
+        saliency=np.abs(gradients[0].numpy()).max(axis=-1),
+        predicted=predicted.numpy(),
+    )
+
+
+def pick_examples(labels: np.ndarray, count: int) -> np.ndarray:
+    """``count`` indices, deterministic: the first of each class, then the next ones in order."""
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    rest = [i for i in range(len(labels)) if i not in set(firsts)]
+    return np.asarray((firsts + rest)[: max(count, len(firsts))], dtype=np.int64)
+
+
+def value_range(values: np.ndarray) -> dict[str, float]:
+    return {"max": float(values.max()), "min": float(values.min())}
+
+
+def _save(figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(figure)
+
+
+def map_grid(maps: np.ndarray, row_titles: list[str], title: str, path: Path, columns: int, cmap: str) -> None:
+    """A grid: one row per image, its first ``columns`` channels of ``maps`` (images, h, w, channels)."""
+    columns = min(columns, maps.shape[-1])
+    figure, axes = plt.subplots(len(maps), columns, figsize=(1.3 * columns, 1.3 * len(maps)), squeeze=False)
+    for row, (image_maps, row_title) in enumerate(zip(maps, row_titles)):
+        for column in range(columns):
+            axis = axes[row, column]
+            axis.imshow(image_maps[..., column], cmap=cmap)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(row_title, fontsize=7, rotation=0, ha="right", va="center")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, overlay: np.ndarray | None = None) -> None:
+    """Images (uint8 RGB) with captions, optionally with a heat map drawn over each."""
+    columns = min(5, max(1, len(images)))
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for index, (image, caption) in enumerate(zip(images, captions)):
+        axis = axes.flat[index]
+        axis.imshow(image)
+        if overlay is not None:
+            axis.imshow(overlay[index], cmap="inferno", alpha=0.6)
+        axis.set_title(caption, fontsize=7)
+    if len(images) == 0:
+        axes.flat[0].text(0.5, 0.5, "none", ha="center", va="center")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def filter_grid(kernel: np.ndarray, title: str, path: Path) -> None:
+    """A conv kernel (kh, kw, in, out) as one small image per output filter (mean over inputs)."""
+    filters = kernel.mean(axis=2).transpose(2, 0, 1)
+    columns = min(8, len(filters))
+    rows = -(-len(filters) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.0 * columns, 1.0 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, weights in zip(axes.flat, filters):
+        axis.imshow(weights, cmap="coolwarm", vmin=-np.abs(filters).max(), vmax=np.abs(filters).max())
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def class_count_bars(counts: list[dict], path: Path) -> None:
+    """Grouped bars of images per class in train / val / test (rows of split, class, count)."""
+    classes = list(dict.fromkeys(row["class"] for row in counts))
+    splits = list(dict.fromkeys(row["split"] for row in counts))
+    width = 0.8 / len(splits)
+    figure, axis = plt.subplots(figsize=(max(4, 0.6 * len(classes)), 3))
+    for number, split in enumerate(splits):
+        values = [next(r["count"] for r in counts if r["split"] == split and r["class"] == c) for c in classes]
+        axis.bar(np.arange(len(classes)) + number * width, values, width, label=split)
+    axis.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=45, ha="right")
+    axis.set_ylabel("images")
+    axis.legend()
+    axis.set_title("Images per class and split")
+    _save(figure, path)
