@@ -6,8 +6,8 @@ from dvclive.keras import DVCLiveCallback
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
 from starrec.ingest import load_classes
+from starrec.model import classes_path
 from starrec.params import load_params
-from starrec.predict import classes_path
 from starrec.preprocess import load_stats
 from starrec.records import read_records
 from starrec.stage import run_stage

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +117,39 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")
 
 
+def test_queued_momentum_grid_sorted_by_kfold_f1(repo):
+    repo, _ = repo
+    run(repo, "dvc", "exp", "run", "--queue", "-S", "train.momentum=0.0,0.9")
+    run(repo, "dvc", "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(repo, "dvc", "queue", "status")
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(5)
+    assert status.count("Success") >= 2, status
+    table = json.loads(run(repo, "dvc", "exp", "show", "--json", "--sort-by", "metrics/kfold.json:f1_macro.mean"))
+    momentums = set()
+    for commit in table:
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision.get("data") or {}
+                params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+                if "metrics/kfold.json" in data.get("metrics", {}):
+                    momentums.add(params["train"]["momentum"])
+    assert {0.0, 0.9} <= momentums
+
+
 def test_bad_params_stop_before_any_work(repo):
     repo, _ = repo
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
     params["train"]["momentun"] = 0.5
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    done = subprocess.run([sys.executable, "stages/train.py"], cwd=repo, capture_output=True, text=True)
+    try:
+        done = subprocess.run([sys.executable, "stages/train.py"], cwd=repo, capture_output=True, text=True)
+    finally:
+        (repo / "params.yaml").write_text(original)
     assert done.returncode == 1
     assert "train.momentun: unknown key (did you mean train.momentum?)" in done.stderr
     assert (repo / "models/model.keras").is_file()

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import yaml
 from conftest import replace, save_image
 

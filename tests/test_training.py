@@ -77,3 +77,14 @@ def test_model_layers_follow_params(tiny_params):
     names = [layer.name for layer in model.layers]
     assert names.count("dropout_1") == 1 and "conv_2" in names and "grayscale" not in names
     assert model.output_shape == (None, 5)
+
+
+def test_the_lectures_140_pixels_and_network_train(tiny_params, tiny_arrays):
+    from starrec.images import resize
+
+    images = np.stack([resize(image, 140) for image in tiny_arrays[0][:4]])
+    params = replace(tiny_params, "image", size=140)
+    params = replace(params, "model", conv_filters=[64, 64], kernel_size=5, dense_units=[384, 192])
+    params = replace(params, "train", epochs=1, batch_size=4)
+    model, history = train(params, images, tiny_arrays[1][:4])
+    assert model.input_shape == (None, 140, 140, 3) and np.isfinite(history.history["loss"][0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 
 from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
@@ -32,6 +34,11 @@ def build_model(image_size: int, num_classes: int, params: ModelParams, stats: d
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's convolution layers, input to output."""
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def classes_path(model_path) -> Path:
+    """The class names saved beside a model: ``<model dir>/classes.json``."""
+    return Path(model_path).parent / "classes.json"
 
 
 def load_model(path) -> keras.Model:

@@ -14,13 +14,8 @@ import numpy as np
 
 from starrec.images import RejectedImage
 from starrec.ingest import prepare_photo
-from starrec.model import load_model
+from starrec.model import classes_path, load_model
 from starrec.params import load_params
-
-
-def classes_path(model_path: Path) -> Path:
-    """The class names saved beside a model: ``<model dir>/classes.json``."""
-    return Path(model_path).parent / "classes.json"
 
 
 def predict_photos(photos: list[Path], model_path: Path, params_path: Path, top_k: int = 3) -> list[dict]:

@@ -11,7 +11,7 @@ import tensorflow as tf
 from starrec.datasets import batches, resolve_batch_size, steps_per_epoch
 from starrec.model import build_model
 from starrec.optim import make_optimizer
-from starrec.params import Params
+from starrec.params import Params, TrainParams
 from starrec.errors import StarrecError
 
 
@@ -40,14 +40,14 @@ class ScheduleLogger(keras.callbacks.Callback):
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops with :class:`TrainingDiverged` as soon as a batch loss is NaN or infinite."""
 
-    def __init__(self, params: Params):
+    def __init__(self, train: TrainParams):
         super().__init__()
-        self.params_used = params
+        self.train = train
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            train = self.params_used.train
+            train = self.train
             raise TrainingDiverged(
                 f"the training loss became {loss} at batch {batch}: the optimisation diverged. "
                 f"Lower train.learning_rate (now {train.learning_rate}) or train.momentum "
@@ -74,7 +74,7 @@ def fit(
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    all_callbacks = [DivergenceGuard(params), ScheduleLogger()]
+    all_callbacks = [DivergenceGuard(params.train), ScheduleLogger()]
     if params.train.early_stopping_patience > 0 and val_examples is not None:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
