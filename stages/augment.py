@@ -3,17 +3,18 @@
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
 from starrec.augment import with_augmented_copies
+from starrec.datasets import from_arrays
 from starrec.params import load_params
 from starrec.preprocess import normalization_stats
-from starrec.records import read_arrays, read_records, write_shards
+from starrec.records import read_arrays, write_shards
 from starrec.stage import run_stage
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    size = params.image.size
-    train_images, _, _ = read_arrays(paths.SPLIT / "train", size)
-    variants = with_augmented_copies(read_records(paths.SPLIT / "train", size), params.augment, params.seed)
+    train_images, train_labels, train_ids = read_arrays(paths.SPLIT / "train", params.image.size)
+    originals = from_arrays(train_images, train_labels, train_ids)
+    variants = with_augmented_copies(originals, params.augment, params.seed)
     with atomic_path(paths.AUGMENTED) as augmented:
         count = write_shards(
             ((v["image"], v["label"], v["id"].decode()) for v in variants.as_numpy_iterator()),

@@ -53,6 +53,13 @@ def test_mirror_flips_exactly():
     assert outputs == {image.tobytes(), image[:, ::-1].tobytes()}
 
 
+def test_variants_keep_the_manifest_id(tiny_arrays):
+    images, labels = tiny_arrays
+    ids = ["ann/1.png", "bob/2.png"]
+    out = materialise(with_augmented_copies(from_arrays(images[:2], labels[:2], ids), AugmentParams(copies=1), seed=1))
+    assert [e["id"].decode() for e in out] == ["ann/1.png", "ann/1.png#aug1", "bob/2.png", "bob/2.png#aug1"]
+
+
 def test_no_copies_passes_examples_through(tiny_arrays):
     images, labels = tiny_arrays
     out = materialise(with_augmented_copies(from_arrays(images, labels), AugmentParams(copies=0), seed=1))

@@ -19,9 +19,15 @@ def steps_per_epoch(train: TrainParams, n_examples: int) -> int:
     return -(-n_examples // resolve_batch_size(train.batch_size, n_examples))
 
 
-def from_arrays(images: np.ndarray, labels: np.ndarray) -> tf.data.Dataset:
-    """Parsed-example dicts from in-memory arrays (same structure as records.read_records)."""
-    ids = tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))
+def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None) -> tf.data.Dataset:
+    """Parsed-example dicts from in-memory arrays (same structure as records.read_records).
+
+    ``ids`` default to the example's position as a string.
+    """
+    if ids is None:
+        ids = tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))
+    else:
+        ids = tf.constant([str(i) for i in ids])
     return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels, "id": ids})
 
 
