@@ -1,5 +1,8 @@
 """The one TFRecord schema: what is written is what is parsed."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -31,3 +34,13 @@ def test_wrong_image_size_or_dtype_is_refused(tmp_path, tiny_arrays):
 def test_missing_shards_name_the_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         shard_files(tmp_path)
+
+
+def test_serialized_bytes_are_identical_across_processes():
+    script = (
+        "import hashlib, numpy as np; from starrec.records import serialize_example; "
+        "print(hashlib.sha256(serialize_example(np.zeros((4, 4, 3), np.uint8), 1, 'a/b.png')).hexdigest())"
+    )
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+               for _ in range(3)}
+    assert len(digests) == 1
