@@ -1,7 +1,6 @@
 """Stage kfold: stratified K-fold cross validation over train+val, a fresh model per fold."""
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm import tqdm
 
@@ -9,7 +8,7 @@ from starrec import paths
 from starrec.atomic import write_json
 from starrec.augment import with_augmented_copies
 from starrec.datasets import from_arrays
-from starrec.ingest import load_classes
+from starrec.ingest import load_classes, sha256_by_id
 from starrec.kfold import fold_indices, summarize_folds
 from starrec.params import load_params
 from starrec.preprocess import normalization_stats
@@ -23,7 +22,7 @@ def main() -> None:
     size = params.image.size
     parts = [read_arrays(paths.SPLIT / name, size) for name in ("train", "val")]
     images, labels, ids = (np.concatenate(column) for column in zip(*parts))
-    groups = pd.read_csv(paths.MANIFEST).set_index("id").loc[ids, "sha256"].to_numpy()
+    groups = sha256_by_id(paths.MANIFEST, ids)
     num_classes = len(load_classes(paths.INTERIM))
     folds = fold_indices(labels, groups, params.kfold.k, params.seed)
     scores, predicted = [], np.zeros_like(labels)

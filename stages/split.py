@@ -4,7 +4,7 @@ import pandas as pd
 
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
-from starrec.ingest import load_classes
+from starrec.ingest import load_classes, sha256_by_id
 from starrec.params import load_params
 from starrec.records import read_arrays, write_shards
 from starrec.splits import SPLITS, split_indices
@@ -14,7 +14,7 @@ from starrec.stage import run_stage
 def main() -> None:
     params = load_params(paths.PARAMS)
     images, labels, ids = read_arrays(paths.RECORDS, params.image.size)
-    sha256 = pd.read_csv(paths.MANIFEST).set_index("id").loc[ids, "sha256"].to_numpy()
+    sha256 = sha256_by_id(paths.MANIFEST, ids)
     fractions = {name: getattr(params.split, name) for name in SPLITS}
     chosen = split_indices(labels, sha256, fractions, params.seed)
     classes = load_classes(paths.INTERIM)

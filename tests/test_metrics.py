@@ -64,6 +64,13 @@ def test_one_vs_rest_table_by_hand_for_dog():
     assert dog["f1"] == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
 
 
+def test_two_classes_report_the_first_as_positive():
+    report = classification_report(*labels_from_confusion([[3, 3], [5, 16]]), ["no spam", "spam"])
+    assert report["binary"] == {"positive": "no spam", "accuracy": pytest.approx(19 / 27), "precision": 0.375,
+                                "recall": 0.5, "f1": pytest.approx(3 / 7)}
+    assert "binary" not in classification_report(*labels_from_confusion(DOG_CAT_MOUSE), ["d", "c", "m"])
+
+
 def test_division_by_zero_is_null_and_json_safe():
     report = classification_report(*labels_from_confusion([[110, 0], [10, 0]]), ["no spam", "spam"])
     spam = report["per_class"][1]

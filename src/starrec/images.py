@@ -8,6 +8,7 @@ transparency is composited on white. Anything else raises
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -43,14 +44,18 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def decode_image(path: str | Path) -> np.ndarray:
-    """Return the image at ``path`` as an ``(height, width, 3)`` uint8 RGB array."""
-    path = Path(path)
-    if path.stat().st_size == 0:
+    """Return the image file at ``path`` as an ``(height, width, 3)`` uint8 RGB array."""
+    return decode_bytes(Path(path).read_bytes())
+
+
+def decode_bytes(data: bytes) -> np.ndarray:
+    """Return an encoded image (a file's bytes) as an ``(height, width, 3)`` uint8 RGB array."""
+    if not data:
         raise RejectedImage("empty file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise RejectedImage(f"too large: {width}x{height} pixels (limit {MAX_PIXELS})")

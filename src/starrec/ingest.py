@@ -16,7 +16,7 @@ import pandas as pd
 
 from starrec.atomic import write_csv, write_json
 from starrec.faces import face_crops
-from starrec.images import RejectedImage, decode_image, is_ignored, resize
+from starrec.images import RejectedImage, decode_bytes, decode_image, is_ignored, resize
 from starrec.params import DataParams, FacesParams
 from starrec.records import write_shards
 from starrec.errors import StarrecError
@@ -97,13 +97,14 @@ def ingest(raw: str | Path, data: DataParams, faces: FacesParams, size: int) -> 
     for name in chosen:
         for path in files[name]:
             source = path.relative_to(raw).as_posix()
+            content = path.read_bytes()
             try:
-                image = decode_image(path)
+                image = decode_bytes(content)
                 crops = model_inputs(image, faces, size)
             except RejectedImage as reason:
                 rejected.append({"source": source, "class": name, "reason": str(reason)})
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(content).hexdigest()
             height, width = image.shape[:2]
             for number, crop in enumerate(crops):
                 example_id = source if len(crops) == 1 else f"{source}#face{number}"
@@ -161,6 +162,11 @@ def summary(result: Ingested) -> str:
     if result.dropped_classes:
         lines.append(f"dropped (fewer than data.min_images_per_class): {json.dumps(result.dropped_classes)}")
     return "\n".join(lines)
+
+
+def sha256_by_id(manifest: str | Path, ids) -> np.ndarray:
+    """The source-file sha256 of each example id, from ``manifest.csv`` (duplicates share one)."""
+    return pd.read_csv(manifest).set_index("id").loc[list(ids), "sha256"].to_numpy()
 
 
 def load_classes(directory: str | Path) -> list[str]:

@@ -132,13 +132,15 @@ def classification_report(y_true, y_pred, class_names: list[str]) -> dict:
 
     ``precision_macro``, ``recall_macro`` and ``f1_macro`` are scikit-learn's
     macro averages (an undefined per-class value counts as 0 there);
-    ``macro`` averages only the defined values of each rate.
+    ``macro`` averages only the defined values of each rate. With two
+    classes, ``binary`` scores the first class as positive (the lecture's way).
     """
     labels = list(range(len(class_names)))
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average="macro", zero_division=0.0
     )
     table = one_vs_rest_table(y_true, y_pred, class_names)
+    binary = {"binary": {"positive": class_names[0], **binary_scores(y_true, y_pred)}} if len(class_names) == 2 else {}
     return {
         "n_examples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -147,6 +149,7 @@ def classification_report(y_true, y_pred, class_names: list[str]) -> dict:
         "f1_macro": float(f1),
         "f1_of_macro_averages": f1_of_averages(float(precision), float(recall)),
         "macro": macro_average(table),
+        **binary,
         "per_class": table,
     }
 

@@ -16,6 +16,8 @@ import matplotlib
 import numpy as np
 import tensorflow as tf
 
+from starrec.model import conv_layer_names
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
@@ -32,7 +34,7 @@ class Trace:
 
 def trace(model: keras.Model, images: np.ndarray) -> Trace:
     """Activations, activation gradients and input saliency of the predicted class."""
-    conv_names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    conv_names = conv_layer_names(model)
     x = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
