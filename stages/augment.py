@@ -1,7 +1,7 @@
 """Stage augment: augmented copies of the training split + normalisation statistics."""
 
 from starrec import paths
-from starrec.atomic import atomic_path, write_json
+from starrec.atomic import atomic_path
 from starrec.augment import with_augmented_copies
 from starrec.datasets import from_arrays
 from starrec.params import load_params
@@ -13,15 +13,14 @@ from starrec.stage import run_stage
 def main() -> None:
     params = load_params(paths.PARAMS)
     train_images, train_labels, train_ids = read_arrays(paths.SPLIT / "train", params.image.size)
-    originals = from_arrays(train_images, train_labels, train_ids)
-    variants = with_augmented_copies(originals, params.augment, params.seed)
+    variants = with_augmented_copies(from_arrays(train_images, train_labels, train_ids), params.augment, params.seed)
     with atomic_path(paths.AUGMENTED) as augmented:
         count = write_shards(
             ((v["image"], v["label"], v["id"].decode()) for v in variants.as_numpy_iterator()),
             augmented / paths.AUGMENTED_TRAIN.name,
             params.image.shard_size,
         )
-        write_json(augmented / paths.NORMALIZATION.name, normalization_stats(train_images, params.augment.grayscale))
+        normalization_stats([train_images], params.augment.grayscale).save(augmented / paths.NORMALIZATION.name)
     print(f"augment: {len(train_images)} training images -> {count} with {params.augment.copies} augmented copies each")
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
-from starrec.ingest import load_classes, sha256_by_id
+from starrec.manifest import load_classes, sha256_by_id
 from starrec.params import load_params
 from starrec.records import read_arrays, write_shards
 from starrec.splits import SPLITS, split_indices

@@ -5,20 +5,19 @@ from dvclive.keras import DVCLiveCallback
 
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
-from starrec.ingest import load_classes
+from starrec.manifest import load_classes
 from starrec.model import classes_path
 from starrec.params import load_params
-from starrec.preprocess import load_stats
+from starrec.preprocess import NormalizationStats
 from starrec.records import read_records
 from starrec.stage import run_stage
-from starrec.training import fit
 from starrec.tensorboard import tensorboard_callbacks
+from starrec.training import fit
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    size = params.image.size
-    train = read_records(paths.AUGMENTED_TRAIN, size)
+    train = read_records(paths.AUGMENTED_TRAIN, params.image.size)
     n_train = int(train.reduce(0, lambda count, _: count + 1))
     classes = load_classes(paths.INTERIM)
     with Live(dir=str(paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
@@ -26,12 +25,14 @@ def main() -> None:
         if params.train.tensorboard:
             callbacks += tensorboard_callbacks(paths.TENSORBOARD, train)
         model, history = fit(
-            params,
             train,
             n_train,
-            num_classes=len(classes),
-            stats=load_stats(paths.NORMALIZATION),
-            val_examples=read_records(paths.SPLIT / "val", size),
+            len(classes),
+            NormalizationStats.load(paths.NORMALIZATION),
+            params.model,
+            params.train,
+            params.seed,
+            val_examples=read_records(paths.SPLIT / "val", params.image.size),
             callbacks=callbacks,
         )
     with atomic_path(paths.MODEL) as model_path:

@@ -33,14 +33,27 @@ def labels_from_confusion(matrix) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def tiny_params():
     """Params for fast training: 16x16 images, small net, few epochs."""
-    return parse_params({
-        "seed": 7,
-        "image": {"size": 16},
-        "model": {"conv_filters": [4], "dense_units": [8], "dropout": 0.0},
-        "train": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01},
-        "augment": {"copies": 1},
-        "kfold": {"k": 2},
-    })
+    return parse_params(
+        {
+            "seed": 7,
+            "image": {"size": 16},
+            "model": {"conv_filters": [4], "dense_units": [8], "dropout": 0.0},
+            "train": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01},
+            "augment": {"copies": 1},
+            "kfold": {"k": 2},
+        }
+    )
+
+
+def fit_arrays(params, images, labels, **options):
+    """Train on in-memory arrays with ``params`` (statistics from the images); returns (model, history)."""
+    from starrec.datasets import from_arrays
+    from starrec.preprocess import normalization_stats
+    from starrec.training import fit
+
+    stats = normalization_stats([images], params.augment.grayscale)
+    examples = from_arrays(images, labels)
+    return fit(examples, len(labels), 3, stats, params.model, params.train, params.seed, verbose=0, **options)
 
 
 def replace(params, section: str, **changes):

@@ -15,8 +15,9 @@ def materialise(dataset):
 
 def test_copies_follow_their_original_and_are_reproducible(tiny_arrays):
     images, labels = tiny_arrays
-    params = AugmentParams(copies=2, rotation=0.5, noise=10.0, flip_left_right=True, contrast=[0.5, 1.5],
-                           saturation=[0.7, 1.3], hue=0.05)
+    params = AugmentParams(
+        copies=2, rotation=0.5, noise=10.0, flip_left_right=True, contrast=[0.5, 1.5], saturation=[0.7, 1.3], hue=0.05
+    )
     first = materialise(with_augmented_copies(from_arrays(images[:4], labels[:4]), params, seed=3))
     second = materialise(with_augmented_copies(from_arrays(images[:4], labels[:4]), params, seed=3))
     assert len(first) == 12
@@ -39,8 +40,14 @@ def test_everything_off_is_the_identity(tiny_arrays):
 def test_each_op_changes_the_image_on_its_own(tiny_arrays):
     images, _ = tiny_arrays
     off = AugmentParams(copies=1, rotation=0.0, noise=0.0, brightness=0.0, contrast=None, saturation=None, hue=0.0)
-    for change in ({"rotation": 1.0}, {"noise": 20.0}, {"brightness": 0.3}, {"contrast": [0.2, 0.5]},
-                   {"saturation": [0.0, 0.3]}, {"hue": 0.3}):
+    for change in (
+        {"rotation": 1.0},
+        {"noise": 20.0},
+        {"brightness": 0.3},
+        {"contrast": [0.2, 0.5]},
+        {"saturation": [0.0, 0.3]},
+        {"hue": 0.3},
+    ):
         out = augment_image(images[5], np.array([1, 2]), dataclasses.replace(off, **change)).numpy()
         assert out.dtype == np.uint8 and out.shape == images[5].shape
         assert not np.array_equal(out, images[5]), change

@@ -4,8 +4,8 @@ from importlib.resources import files
 
 import numpy as np
 import pytest
-from conftest import save_image
 
+from conftest import save_image
 from starrec.faces import detect_faces, face_crops
 from starrec.images import decode_image
 from starrec.ingest import ingest, prepare_photo
@@ -43,5 +43,7 @@ def test_photos_without_a_face_are_rejected_with_that_reason(tmp_path):
 
 
 def test_unknown_cascade_names_the_param():
-    with pytest.raises(ParamsError, match="faces.cascade: cannot load 'nope.xml'; available: .*haarcascade_frontalface_alt.xml"):
+    with pytest.raises(
+        ParamsError, match="faces.cascade: cannot load 'nope.xml'; available: .*haarcascade_frontalface_alt.xml"
+    ):
         detect_faces(np.zeros((10, 10, 3), np.uint8), FacesParams(detect=True, cascade="nope.xml"))

@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import save_image
 from PIL import Image
 
+from conftest import save_image
 from starrec.images import MAX_PIXELS, RejectedImage, decode_image
-from starrec.ingest import IngestError, ingest, sha256_by_id, summary, write_interim
+from starrec.ingest import IngestError, ingest, summary, write_interim
+from starrec.manifest import sha256_by_id
 from starrec.params import DataParams, FacesParams
 from starrec.records import read_arrays
 
@@ -108,7 +109,10 @@ def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
     images, labels, _ = read_arrays(tmp_path / "interim" / "records", 16)
     assert images.shape == (6, 16, 16, 3) and labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert "bob" in summary(result) and "rejected" in summary(result)
-    hashes = sha256_by_id(tmp_path / "interim" / "manifest.csv", ["bob/nested/deeper/ok1.jpg", "anna maría/ok 0.png", "anna maría/ok 2.png"])
+    hashes = sha256_by_id(
+        tmp_path / "interim" / "manifest.csv",
+        ["bob/nested/deeper/ok1.jpg", "anna maría/ok 0.png", "anna maría/ok 2.png"],
+    )
     assert hashes[1] == hashes[2] != hashes[0]  # the same pixels saved twice are the same file
 
 

@@ -2,15 +2,29 @@
 
 import pytest
 import yaml
-from conftest import ROOT
 
-from starrec.params import ParamsError, load_params, parse_params
+from conftest import ROOT
+from starrec.params import Params, ParamsError, load_params, parse_params, render_params_yaml
 
 
 def test_repository_params_are_valid_and_match_the_lecture_split():
     params = load_params(ROOT / "params.yaml")
     assert (params.split.train, params.split.val, params.split.test) == (0.6, 0.2, 0.2)
     assert params.data.source == "digits"
+
+
+def test_params_yaml_is_the_schema_rendered():
+    """One source of truth: defaults, help and layout of params.yaml come from params.py."""
+    assert (ROOT / "params.yaml").read_text(encoding="utf-8") == render_params_yaml(), (
+        "params.yaml differs from src/starrec/params.py: change the schema, then `starrec params > params.yaml`"
+    )
+    assert load_params(ROOT / "params.yaml") == Params()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused(value):
+    with pytest.raises(ParamsError, match="train.learning_rate: .*allowed: a finite number"):
+        parse_params({"train": {"learning_rate": value}})
 
 
 @pytest.mark.parametrize(
@@ -26,6 +40,8 @@ def test_repository_params_are_valid_and_match_the_lecture_split():
         ({"augment": {"contrast": [2, 1]}}, "augment.contrast"),
         ({"faces": {"multiple": "some"}}, "allowed: largest, all"),
         ({"colour": 1}, "colour: unknown key"),
+        ({"model": {"conv_filters": [8, 0]}}, "model.conv_filters: 0 is out of range; allowed: [1, inf]"),
+        ({"split": {"train": 0.0, "val": 0.5, "test": 0.5}}, "split.train: 0.0 is out of range; allowed: (0.0, 1.0]"),
     ],
 )
 def test_bad_params_name_the_key(raw, message):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +29,15 @@ TINY = {
 
 
 def run(repo: Path, *command: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "DVC_NO_ANALYTICS": "1",
+    }
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
@@ -40,7 +47,9 @@ def run(repo: Path, *command: str) -> str:
 def repo(tmp_path_factory):
     """A git + DVC copy of the project's own files with the tiny params, after one dvc repro."""
     repo = tmp_path_factory.mktemp("repo")
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     for name in listed.stdout.splitlines():
         if name == "dvc.lock" or not (ROOT / name).is_file():
             continue
@@ -65,8 +74,8 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
         assert f"Running stage '{stage}'" in output
     test = json.loads((repo / "metrics/test.json").read_text())
     assert test["n_examples"] == 12  # 20% of 60
-    assert [row["class"] for row in test["per_class"]] == ["class_0", "class_1", "class_2"]
-    assert sum(row["tp"] for row in test["per_class"]) == round(test["accuracy"] * 12)
+    assert [row["class"] for row in test["per_class"]] == ["class_0", "class_1", "class_2", "macro avg"]
+    assert sum(row["tp"] for row in test["per_class"][:3]) == round(test["accuracy"] * 12)
     assert test["accuracy"] > 0.6  # the synthetic classes are easy; chance is 1/3
     kfold = json.loads((repo / "metrics/kfold.json").read_text())
     assert kfold["k"] == 2 and len(kfold["folds"]) == 2
@@ -75,16 +84,27 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
     assert sum(row["count"] for row in counts if row["split"] == "train") == 36
     loss = (repo / "metrics/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert len(loss) == 1 + TINY["train"]["epochs"]
-    tracked = subprocess.run(["git", "ls-files", "data", "models", "metrics", "visuals"], cwd=repo,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "data", "models", "metrics", "visuals"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert tracked and all(name.endswith(".gitignore") for name in tracked)  # DVC outputs never in git
 
 
 def test_visuals_are_real_pictures(repo):
     repo, _ = repo
     pictures = sorted(p.name for p in (repo / "visuals").glob("*.png"))
-    assert pictures == ["activations_conv_1.png", "filters_conv_1.png", "gradients_conv_1.png",
-                        "misclassified.png", "saliency.png", "split_counts.png"]
+    assert pictures == [
+        "activations_conv_1.png",
+        "filters_conv_1.png",
+        "gradients_conv_1.png",
+        "misclassified.png",
+        "saliency.png",
+        "split_counts.png",
+    ]
     for name in pictures:
         pixels = np.asarray(Image.open(repo / "visuals" / name).convert("L"), dtype=float)
         assert pixels.std() > 5, name
@@ -98,14 +118,40 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")
 
 
+def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
+    repo, _ = repo
+    module = repo / "src/starrec/manifest.py"
+    original = module.read_text()
+    module.write_text(original + "# an edit\n")
+    try:
+        status = json.loads(run(repo, "dvc", "status", "--json"))
+    finally:
+        module.write_text(original)
+    changed = {
+        stage
+        for stage, entries in status.items()
+        for entry in entries
+        if isinstance(entry, dict) and "src/starrec/manifest.py" in entry.get("changed deps", {})
+    }
+    assert changed == {"convert", "split", "train", "kfold", "evaluate", "visualize"}
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
+
+
 def test_metrics_and_plots_show(repo):
     repo, _ = repo
     shown = run(repo, "dvc", "metrics", "show")
     assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()
-    for title in ("Loss (train and validation)", "Confusion matrix (test)", "ROC one-vs-rest (test)",
-                  "K-fold accuracy per fold", "activations_conv_1.png", "saliency.png", "misclassified.png"):
+    for title in (
+        "Loss (train and validation)",
+        "Confusion matrix (test)",
+        "ROC one-vs-rest (test)",
+        "K-fold accuracy per fold",
+        "activations_conv_1.png",
+        "saliency.png",
+        "misclassified.png",
+    ):
         assert title in page
 
 

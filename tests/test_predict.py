@@ -3,25 +3,31 @@
 import json
 
 import yaml
-from conftest import replace, save_image
 
+from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
-from starrec.datasets import from_arrays
-from starrec.preprocess import normalization_stats
-from starrec.training import fit
 
 
 def test_predict_top1_json_and_a_bad_photo(tmp_path, tiny_params, tiny_arrays, capsys):
     images, labels = tiny_arrays
     params = replace(tiny_params, "train", epochs=20, learning_rate=0.05)
-    model, _ = fit(params, from_arrays(images, labels), 24, 3, normalization_stats(images, True), verbose=0)
+    model, _ = fit_arrays(params, images, labels)
     model.save(tmp_path / "model.keras")
     (tmp_path / "classes.json").write_text(json.dumps(["red", "green", "blue"]))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"image": {"size": 16}}))
     photo = save_image(tmp_path / "photo.png", images[20])
     (tmp_path / "broken.jpg").write_bytes(b"nope")
-    args = ["predict", str(photo), str(tmp_path / "broken.jpg"), "--model", str(tmp_path / "model.keras"),
-            "--params", str(tmp_path / "params.yaml"), "--top-k", "2"]
+    args = [
+        "predict",
+        str(photo),
+        str(tmp_path / "broken.jpg"),
+        "--model",
+        str(tmp_path / "model.keras"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--top-k",
+        "2",
+    ]
     assert main(args + ["--json"]) == 1
     out, err = capsys.readouterr()
     results = json.loads(out)

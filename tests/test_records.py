@@ -15,7 +15,10 @@ def test_round_trip_across_shards(tmp_path, tiny_arrays):
     count = write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=10)
     assert count == 24
     assert [p.rsplit("/", 1)[1] for p in shard_files(tmp_path / "records")] == [
-        "part-00000.tfrecord", "part-00001.tfrecord", "part-00002.tfrecord"]
+        "part-00000.tfrecord",
+        "part-00001.tfrecord",
+        "part-00002.tfrecord",
+    ]
     read_images, read_labels, read_ids = read_arrays(tmp_path / "records", 16)
     np.testing.assert_array_equal(read_images, images)
     np.testing.assert_array_equal(read_labels, labels)
@@ -41,6 +44,8 @@ def test_serialized_bytes_are_identical_across_processes():
         "import hashlib, numpy as np; from starrec.records import serialize_example; "
         "print(hashlib.sha256(serialize_example(np.zeros((4, 4, 3), np.uint8), 1, 'a/b.png')).hexdigest())"
     )
-    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-               for _ in range(3)}
+    digests = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        for _ in range(3)
+    }
     assert len(digests) == 1

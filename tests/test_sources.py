@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import save_image
 
+from conftest import save_image
 from starrec.archives import UnsafeArchiveError, extract_archive
 from starrec.downloads import DownloadError, download
 from starrec.params import DataParams
@@ -117,7 +117,10 @@ def test_archive_url_with_checksum_and_a_wrapper_folder(tmp_path, server, kind):
     sha = hashlib.sha256(files["a"]).hexdigest()
     fetch_source(DataParams(source=f"{url}/a", sha256=sha), 0, tmp_path / "raw")
     assert sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.png")) == [
-        "ann/1.png", "ann/2.png", "bob/x y.png"]
+        "ann/1.png",
+        "ann/2.png",
+        "bob/x y.png",
+    ]
 
 
 def test_checksum_mismatch_deletes_the_download(tmp_path, server):
@@ -166,7 +169,7 @@ def test_zip_symlink_member_is_refused(tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
         info = zipfile.ZipInfo("ann/link")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         bundle.writestr(info, "/etc/passwd")
     (tmp_path / "a.zip").write_bytes(buffer.getvalue())
     with pytest.raises(UnsafeArchiveError, match="symbolic link"):
@@ -181,7 +184,10 @@ def make_fake_lfw(home: Path):
     rng = np.random.default_rng(0)
     for person, count in (("Ann_Lee", 4), ("Bob_Ray", 3), ("Cy_Few", 1)):
         for number in range(1, count + 1):
-            save_image(lfw / "lfw_funneled" / person / f"{person}_{number:04d}.jpg", rng.integers(0, 255, (250, 250, 3), np.uint8))
+            save_image(
+                lfw / "lfw_funneled" / person / f"{person}_{number:04d}.jpg",
+                rng.integers(0, 255, (250, 250, 3), np.uint8),
+            )
 
 
 def test_lfw_from_its_expected_layout(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from starrec.kfold import KFoldError, fold_indices, summarize_folds
+from starrec.kfold import FoldScore, KFoldError, cross_validate, fold_indices, summarize_folds
 from starrec.splits import split_indices
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -60,5 +60,23 @@ def test_k_larger_than_smallest_class_is_refused():
 
 
 def test_summary_mean_and_std():
-    summary = summarize_folds([{"accuracy": 0.5, "f1_macro": 0.4}, {"accuracy": 1.0, "f1_macro": 0.6}])
-    assert summary == {"accuracy": {"mean": 0.75, "std": 0.25}, "f1_macro": {"mean": pytest.approx(0.5), "std": pytest.approx(0.1)}}
+    folds = [FoldScore(0, 2, accuracy=0.5, f1_macro=0.4), FoldScore(1, 2, accuracy=1.0, f1_macro=0.6)]
+    assert summarize_folds(folds) == {
+        "accuracy": {"mean": 0.75, "std": 0.25},
+        "f1_macro": {"mean": pytest.approx(0.5), "std": pytest.approx(0.1)},
+    }
+
+
+def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tiny_params, tiny_arrays):
+    images, labels = tiny_arrays
+    groups = np.arange(len(labels)).astype(str)
+    p = tiny_params
+    result = cross_validate(images, labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
+    report = result.report()
+    assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
+    assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
+    folds = fold_indices(labels, groups, 3, p.seed)
+    for fold, (_, test) in zip(report["folds"], folds):
+        assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
+    assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
+    assert report["accuracy"]["mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in report["folds"]]))

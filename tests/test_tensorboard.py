@@ -2,10 +2,9 @@
 
 import tensorflow as tf
 
+from conftest import fit_arrays
 from starrec.datasets import from_arrays
-from starrec.preprocess import normalization_stats
 from starrec.tensorboard import tensorboard_callbacks
-from starrec.training import fit
 
 
 def tags_in(directory):
@@ -19,8 +18,7 @@ def tags_in(directory):
 def test_event_files_hold_what_the_readme_promises(tmp_path, tiny_params, tiny_arrays):
     images, labels = tiny_arrays
     examples = from_arrays(images, labels)
-    fit(tiny_params, examples, 24, 3, normalization_stats(images, True),
-        callbacks=tensorboard_callbacks(tmp_path, examples), verbose=0)
+    fit_arrays(tiny_params, images, labels, callbacks=tensorboard_callbacks(tmp_path, examples))
     tags = tags_in(tmp_path)
     assert "augmented_inputs" in tags
     assert any(tag.startswith("gradients/conv_1") for tag in tags)

@@ -2,18 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import replace
 
+from conftest import fit_arrays as train
+from conftest import replace
 from starrec.datasets import from_arrays, resolve_batch_size
 from starrec.model import build_model, load_model
 from starrec.params import MomentumSchedule
-from starrec.preprocess import normalization_stats
-from starrec.training import TrainingDiverged, fit, predict_labels
-
-
-def train(params, images, labels):
-    stats = normalization_stats(images, params.augment.grayscale)
-    return fit(params, from_arrays(images, labels), len(labels), 3, stats, verbose=0)
+from starrec.preprocess import NormalizationStats
+from starrec.training import TrainingDiverged, predict_labels
 
 
 @pytest.mark.parametrize("batch_size, steps", [(1, 24), ("full", 1), (32, 1), (5, 5)])
@@ -39,7 +35,12 @@ def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
 
 def test_schedule_values_are_logged_per_epoch(tiny_params, tiny_arrays):
     params = replace(
-        tiny_params, "train", epochs=3, batch_size="full", lr_decay_epochs=1, lr_decay_rate=0.5,
+        tiny_params,
+        "train",
+        epochs=3,
+        batch_size="full",
+        lr_decay_epochs=1,
+        lr_decay_rate=0.5,
         momentum_schedule=MomentumSchedule(end=0.5, rate=0.5),
     )
     _, history = train(params, *tiny_arrays)
@@ -56,8 +57,7 @@ def test_divergence_stops_with_a_message_naming_the_params(tiny_params, tiny_arr
 def test_early_stopping_needs_and_uses_validation(tiny_params, tiny_arrays):
     params = replace(tiny_params, "train", epochs=30, early_stopping_patience=1, learning_rate=1e-9, momentum=0.0)
     images, labels = tiny_arrays
-    stats = normalization_stats(images, True)
-    _, history = fit(params, from_arrays(images, labels), 24, 3, stats, val_examples=from_arrays(images, labels), verbose=0)
+    _, history = train(params, images, labels, val_examples=from_arrays(images, labels))
     assert len(history.epoch) < 30
 
 
@@ -72,8 +72,10 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path, tiny_params, tiny_a
 
 
 def test_model_layers_follow_params(tiny_params):
-    stats = {"grayscale": False, "mean": [0.0] * 3, "variance": [1.0] * 3}
-    model = build_model(16, 5, replace(tiny_params, "model", conv_filters=[4, 6], dense_units=[8, 7], dropout=0.5).model, stats)
+    stats = NormalizationStats(False, (0.0,) * 3, (1.0,) * 3)
+    model = build_model(
+        16, 5, replace(tiny_params, "model", conv_filters=[4, 6], dense_units=[8, 7], dropout=0.5).model, stats
+    )
     names = [layer.name for layer in model.layers]
     assert names.count("dropout_1") == 1 and "conv_2" in names and "grayscale" not in names
     assert model.output_shape == (None, 5)

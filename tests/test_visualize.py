@@ -3,15 +3,16 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from conftest import replace
 from PIL import Image
 
+from conftest import replace
 from starrec.model import build_model
+from starrec.preprocess import NormalizationStats
 from starrec.visualize import class_count_bars, filter_grid, image_grid, map_grid, pick_examples, trace, value_range
 
 
 def tiny_model(tiny_params):
-    stats = {"grayscale": True, "mean": [100.0], "variance": [900.0]}
+    stats = NormalizationStats(True, (100.0,), (900.0,))
     return build_model(16, 3, replace(tiny_params, "model", conv_filters=[3, 2], dense_units=[]).model, stats)
 
 
@@ -28,10 +29,15 @@ def test_activations_and_gradients_match_a_direct_computation(tiny_params, tiny_
         tape.watch(activations)
         logits = head(activations)
         score = tf.reduce_sum(tf.gather(logits, seen.predicted, axis=1, batch_dims=1))
-    np.testing.assert_allclose(seen.gradients["conv_2"], tape.gradient(score, activations).numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        seen.gradients["conv_2"], tape.gradient(score, activations).numpy(), rtol=1e-4, atol=1e-7
+    )
     np.testing.assert_array_equal(seen.predicted, model.predict(images, verbose=0).argmax(axis=1))
     assert seen.saliency.shape == (4, 16, 16) and seen.saliency.max() > 0
-    assert value_range(direct_activations) == {"max": float(direct_activations.max()), "min": float(direct_activations.min())}
+    assert value_range(direct_activations) == {
+        "max": float(direct_activations.max()),
+        "min": float(direct_activations.min()),
+    }
 
 
 def test_examples_include_every_class_first():
@@ -48,8 +54,10 @@ def test_pictures_are_non_blank_pngs(tmp_path, tiny_params, tiny_arrays):
     filter_grid(model.get_layer("conv_1").get_weights()[0], "f", tmp_path / "filters.png")
     image_grid(images, ["x", "y", "z"], "s", tmp_path / "saliency.png", seen.saliency)
     image_grid(images[:0], [], "none", tmp_path / "empty.png")
-    class_count_bars([{"split": s, "class": c, "count": n} for s, c, n in (("train", "a", 3), ("test", "a", 1))],
-                     tmp_path / "bars.png")
+    class_count_bars(
+        [{"split": s, "class": c, "count": n} for s, c, n in (("train", "a", 3), ("test", "a", 1))],
+        tmp_path / "bars.png",
+    )
     for name in ("maps", "filters", "saliency", "empty", "bars"):
         pixels = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"), dtype=float)
         assert pixels.std() > 5, name

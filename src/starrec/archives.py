@@ -11,6 +11,7 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
 from starrec.errors import StarrecError
 
 

@@ -73,7 +73,9 @@ def with_augmented_copies(dataset: tf.data.Dataset, params: AugmentParams, seed:
         index, example = indexed
         if params.copies == 0:
             return example
-        augmented = augment_image(example["image"], tf.stack([tf.constant(seed, tf.int64), index * variants + copy]), params)
+        augmented = augment_image(
+            example["image"], tf.stack([tf.constant(seed, tf.int64), index * variants + copy]), params
+        )
         return {
             "image": tf.where(copy == 0, example["image"], augmented),
             "label": example["label"],
@@ -81,4 +83,3 @@ def with_augmented_copies(dataset: tf.data.Dataset, params: AugmentParams, seed:
         }
 
     return dataset.enumerate().flat_map(repeat).map(vary, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-

@@ -1,4 +1,5 @@
-"""The ``starrec`` command: ``predict`` photos with a trained model, ``summary`` of the last run."""
+"""The ``starrec`` command: ``predict`` photos with a trained model, ``summary`` of the last run,
+``params`` (the default params.yaml, with the help of every key)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from starrec import paths
 from starrec.errors import StarrecError
+from starrec.params import render_params_yaml
 
 
 def summary() -> str:
@@ -44,10 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("summary", help="test accuracy, macro F1 and K-fold mean ± std of the last run")
+    commands.add_parser("params", help="print the default params.yaml, every key with its help")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
             print(summary())
+            return 0
+        if args.command == "params":
+            print(render_params_yaml(), end="")
             return 0
         return _predict(args)
     except (StarrecError, FileNotFoundError) as error:

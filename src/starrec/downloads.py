@@ -38,9 +38,7 @@ def _stream(url: str, destination: Path, timeout: float) -> None:
                 out.write(chunk)
                 bar.update(len(chunk))
         if total is not None and out.tell() != int(total):
-            raise urllib.error.ContentTooShortError(
-                f"got {out.tell()} of {total} bytes", None
-            )
+            raise urllib.error.ContentTooShortError(f"got {out.tell()} of {total} bytes", None)
 
 
 def download(
@@ -77,4 +75,3 @@ def download(
                     "the download was deleted"
                 )
     return destination
-

@@ -15,14 +15,12 @@ import numpy as np
 import pandas as pd
 
 from starrec.atomic import write_csv, write_json
+from starrec.errors import StarrecError
 from starrec.faces import face_crops
 from starrec.images import RejectedImage, decode_bytes, decode_image, is_ignored, resize
+from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
 from starrec.records import write_shards
-from starrec.errors import StarrecError
-
-MANIFEST_COLUMNS = ["id", "class", "label", "source", "sha256", "width", "height"]
-REJECTED_COLUMNS = ["source", "class", "reason"]
 
 
 class IngestError(StarrecError, RuntimeError):
@@ -64,7 +62,11 @@ def class_files(raw: Path) -> dict[str, list[Path]]:
     classes = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p))
     files = {}
     for name in classes:
-        paths = [p for p in (raw / name).rglob("*") if p.is_file() and not any(is_ignored(Path(part)) for part in p.relative_to(raw).parts)]
+        paths = [
+            p
+            for p in (raw / name).rglob("*")
+            if p.is_file() and not any(is_ignored(Path(part)) for part in p.relative_to(raw).parts)
+        ]
         files[name] = sorted(paths, key=lambda p: p.relative_to(raw).as_posix())
     return files
 
@@ -109,8 +111,17 @@ def ingest(raw: str | Path, data: DataParams, faces: FacesParams, size: int) -> 
             for number, crop in enumerate(crops):
                 example_id = source if len(crops) == 1 else f"{source}#face{number}"
                 per_class[name].append(
-                    (crop, {"id": example_id, "class": name, "source": source, "sha256": digest,
-                            "width": width, "height": height})
+                    (
+                        crop,
+                        {
+                            "id": example_id,
+                            "class": name,
+                            "source": source,
+                            "sha256": digest,
+                            "width": width,
+                            "height": height,
+                        },
+                    )
                 )
     return _select(per_class, rejected, data)
 
@@ -162,13 +173,3 @@ def summary(result: Ingested) -> str:
     if result.dropped_classes:
         lines.append(f"dropped (fewer than data.min_images_per_class): {json.dumps(result.dropped_classes)}")
     return "\n".join(lines)
-
-
-def sha256_by_id(manifest: str | Path, ids) -> np.ndarray:
-    """The source-file sha256 of each example id, from ``manifest.csv`` (duplicates share one)."""
-    return pd.read_csv(manifest).set_index("id").loc[list(ids), "sha256"].to_numpy()
-
-
-def load_classes(directory: str | Path) -> list[str]:
-    """The class names written by :func:`write_interim`, label order."""
-    return json.loads((Path(directory) / "classes.json").read_text(encoding="utf-8"))

@@ -8,10 +8,10 @@ import keras
 
 from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
 from starrec.params import ModelParams
-from starrec.preprocess import preprocessing_layers
+from starrec.preprocess import NormalizationStats, preprocessing_layers
 
 
-def build_model(image_size: int, num_classes: int, params: ModelParams, stats: dict) -> keras.Model:
+def build_model(image_size: int, num_classes: int, params: ModelParams, stats: NormalizationStats) -> keras.Model:
     """Raw RGB (0-255) in, class probabilities out; the layer before softmax is ``logits``."""
     regularizer = keras.regularizers.L2(params.l2) if params.l2 > 0 else None
     inputs = keras.Input((image_size, image_size, 3), name="image")
@@ -19,7 +19,9 @@ def build_model(image_size: int, num_classes: int, params: ModelParams, stats: d
     for layer in preprocessing_layers(stats):
         x = layer(x)
     for number, filters in enumerate(params.conv_filters, start=1):
-        x = keras.layers.Conv2D(filters, params.kernel_size, padding="same", activation="relu", name=f"conv_{number}")(x)
+        x = keras.layers.Conv2D(filters, params.kernel_size, padding="same", activation="relu", name=f"conv_{number}")(
+            x
+        )
         x = keras.layers.MaxPooling2D(name=f"pool_{number}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for number, units in enumerate(params.dense_units, start=1):

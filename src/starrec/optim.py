@@ -1,12 +1,12 @@
 """SGD with momentum exactly as the lecture writes it, with a decaying momentum factor.
 
-    delta_t   = -alpha_t * dE/dtheta + epsilon_e * delta_{t-1}
-    theta_t+1 = theta_t + delta_t
-    (nesterov: theta_t+1 = theta_t - alpha_t * dE/dtheta + epsilon_e * delta_t)
+delta_t   = -alpha_t * dE/dtheta + epsilon_e * delta_{t-1}
+theta_t+1 = theta_t + delta_t
+(nesterov: theta_t+1 = theta_t - alpha_t * dE/dtheta + epsilon_e * delta_t)
 
-    alpha_t   = learning_rate * lr_decay_rate ^ floor(t / (steps_per_epoch * lr_decay_epochs))
-    epsilon_e = end + (start - end) * rate ^ e,  e = floor(t / steps_per_epoch)
-              (constant epsilon = start when end is None)
+alpha_t   = learning_rate * lr_decay_rate ^ floor(t / (steps_per_epoch * lr_decay_epochs))
+epsilon_e = end + (start - end) * rate ^ e,  e = floor(t / steps_per_epoch)
+          (constant epsilon = start when end is None)
 """
 
 from __future__ import annotations

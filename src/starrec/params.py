@@ -1,12 +1,15 @@
-"""Load and validate params.yaml: one frozen dataclass per section.
+"""The params schema, in one place: every key's default, type, range and help text.
 
-Every stage calls :func:`load_params` before doing any work, so a typo
-(``train.momentun``) or a value out of range stops the run with a message
-that names the key and what it accepts.
+``params.yaml`` is this schema rendered (:func:`render_params_yaml`, or
+``starrec params``); a test keeps the two identical. Every stage calls
+:func:`load_params` before doing any work, so a typo (``train.momentun``), a
+value out of range, NaN or infinity stops the run with a message that names
+the key and what it accepts.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import math
@@ -16,40 +19,70 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
 from starrec.errors import StarrecError
+
+HEADER = (
+    "# Every stage reads this file; src/starrec/params.py defines and validates it\n"
+    "# (`starrec params` prints the defaults with these comments).\n"
+)
 
 
 class ParamsError(StarrecError, ValueError):
     """params.yaml is malformed: the message names the key and the allowed values."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """Allowed numbers: ``low``..``high``, each end closed unless marked open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+def param(default, help: str, *, low=None, high=None, low_open=False, high_open=False, choices=None):
+    """A params.yaml key: its default, its help (the comment in params.yaml), its allowed values.
+
+    A numeric key (or each number of a list) must lie in the range; a string
+    key with ``choices`` must be one of them.
+    """
+    metadata = {"help": help, "range": Range(low, high, low_open, high_open), "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def section(cls, help: str):
+    """A nested section of params (a dataclass), with the comment written above it."""
+    return field(default_factory=cls, metadata={"help": help})
+
+
 def _fail(key: str, message: str) -> typing.NoReturn:
     raise ParamsError(f"params.yaml: {key}: {message}")
 
 
-def _check_range(key, value, low=None, high=None, low_open=False, high_open=False):
-    if value is None:
-        return
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        _fail(key, f"{value!r} is out of range; allowed: {left}{lo}, {hi}{right}")
-
-
 @dataclass(frozen=True)
 class DataParams:
-    source: str = "digits"
-    sha256: str | None = None
-    classes: list[str] | None = None
-    max_classes: int | None = None
-    min_images_per_class: int = 10
-    synthetic_classes: int = 4
-    synthetic_per_class: int = 40
-    lfw_home: str | None = None
+    source: str = param("digits", "digits | synthetic | lfw | a folder path | an http(s):// or file:// archive URL")
+    sha256: str | None = param(None, "expected checksum of a downloaded archive (null: not checked)")
+    classes: list[str] | None = param(None, "a list of class names to keep, in this order (null: all)")
+    max_classes: int | None = param(None, "keep the K classes with the most images (null: all)", low=1)
+    min_images_per_class: int = param(10, "convert fails when a class ends up with fewer images", low=1)
+    synthetic_classes: int = param(4, "source: synthetic", low=2)
+    synthetic_per_class: int = param(40, "source: synthetic", low=1)
+    lfw_home: str | None = param(None, "source: lfw; scikit-learn's data home (null: its default)")
 
     def validate(self, key):
         if not self.source.strip():
@@ -60,167 +93,123 @@ class DataParams:
             _fail(f"{key}.sha256", "must be 64 hexadecimal digits or null")
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
             _fail(f"{key}.classes", "names a class twice")
-        _check_range(f"{key}.max_classes", self.max_classes, low=1)
-        _check_range(f"{key}.min_images_per_class", self.min_images_per_class, low=1)
-        _check_range(f"{key}.synthetic_classes", self.synthetic_classes, low=2)
-        _check_range(f"{key}.synthetic_per_class", self.synthetic_per_class, low=1)
 
 
 @dataclass(frozen=True)
 class FacesParams:
-    detect: bool = False
-    cascade: str = "haarcascade_frontalface_alt.xml"
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    margin: float = 0.2
-    multiple: str = "largest"
-
-    def validate(self, key):
-        _check_range(f"{key}.scale_factor", self.scale_factor, low=1.0, low_open=True)
-        _check_range(f"{key}.min_neighbors", self.min_neighbors, low=0)
-        _check_range(f"{key}.margin", self.margin, low=0.0, high=1.0)
-        if self.multiple not in ("largest", "all"):
-            _fail(f"{key}.multiple", f"{self.multiple!r}; allowed: largest, all")
+    detect: bool = param(False, "crop faces with OpenCV's Haar cascade")
+    cascade: str = param("haarcascade_frontalface_alt.xml", "a file of OpenCV's data folder, or a path")
+    scale_factor: float = param(1.1, "Haar detectMultiScale scaleFactor", low=1.0, low_open=True)
+    min_neighbors: int = param(5, "Haar detectMultiScale minNeighbors", low=0)
+    margin: float = param(0.2, "extra border around a face, as a fraction of its size", low=0.0, high=1.0)
+    multiple: str = param("largest", "largest | all", choices=("largest", "all"))
 
 
 @dataclass(frozen=True)
 class ImageParams:
-    size: int = 32
-    shard_size: int = 1000
-
-    def validate(self, key):
-        _check_range(f"{key}.size", self.size, low=8, high=512)
-        _check_range(f"{key}.shard_size", self.shard_size, low=1)
+    size: int = param(32, "140 is the lecture's size (slower: see README)", low=8, high=512)
+    shard_size: int = param(1000, "images per TFRecord file", low=1)
 
 
 @dataclass(frozen=True)
 class SplitParams:
-    train: float = 0.6
-    val: float = 0.2
-    test: float = 0.2
+    train: float = param(0.6, "fraction of each class for training", low=0.0, high=1.0, low_open=True)
+    val: float = param(0.2, "fraction for validation", low=0.0, high=1.0)
+    test: float = param(0.2, "fraction for the final test", low=0.0, high=1.0, low_open=True)
 
     def validate(self, key):
-        for name in ("train", "val", "test"):
-            _check_range(f"{key}.{name}", getattr(self, name), low=0.0, high=1.0)
-        if self.train <= 0 or self.test <= 0:
-            _fail(key, "train and test must be > 0")
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             _fail(key, f"train + val + test = {total:g}; they must sum to 1")
 
 
+def _check_factor_range(key: str, factors: list[float] | None) -> None:
+    if factors is not None and not (len(factors) == 2 and 0 <= factors[0] < factors[1]):
+        _fail(key, f"{factors!r}; allowed: null or [lower, upper] with 0 <= lower < upper")
+
+
 @dataclass(frozen=True)
 class AugmentParams:
-    copies: int = 1
-    rotation: float = 0.15
-    noise: float = 8.0
-    flip_left_right: bool = False
-    flip_up_down: bool = False
-    brightness: float = 0.1
-    contrast: list[float] | None = None
-    saturation: list[float] | None = None
-    hue: float = 0.0
-    grayscale: bool = True
+    copies: int = param(1, "augmented variants added per training image (0: none)", low=0, high=100)
+    rotation: float = param(0.15, "max rotation, radians (the lecture's stars: 3.14159)", low=0.0, high=math.pi + 1e-6)
+    noise: float = param(8.0, "std of gaussian noise, in pixel units 0-255", low=0.0, high=255.0)
+    flip_left_right: bool = param(False, "mirror (the stars: true; digits: no)")
+    flip_up_down: bool = param(False, "upside down (the stars: true)")
+    brightness: float = param(0.1, "max delta, fraction of 255 (the stars: 0.25)", low=0.0, high=1.0)
+    contrast: list[float] | None = param([0.8, 1.2], "random contrast factor range (the stars: [1, 4]); null: off")
+    saturation: list[float] | None = param(None, "random saturation factor range (the stars: [0.7, 1.3]); null: off")
+    hue: float = param(0.0, "max hue delta (the stars: 0.05)", low=0.0, high=0.5)
+    grayscale: bool = param(True, "RGB -> grayscale before normalisation, as in the lecture")
 
     def validate(self, key):
-        _check_range(f"{key}.copies", self.copies, low=0, high=100)
-        _check_range(f"{key}.rotation", self.rotation, low=0.0, high=math.pi + 1e-6)
-        _check_range(f"{key}.noise", self.noise, low=0.0, high=255.0)
-        _check_range(f"{key}.brightness", self.brightness, low=0.0, high=1.0)
-        _check_range(f"{key}.hue", self.hue, low=0.0, high=0.5)
-        for name in ("contrast", "saturation"):
-            factors = getattr(self, name)
-            if factors is not None and not (len(factors) == 2 and 0 <= factors[0] < factors[1]):
-                _fail(f"{key}.{name}", f"{factors!r}; allowed: null or [lower, upper] with 0 <= lower < upper")
+        _check_factor_range(f"{key}.contrast", self.contrast)
+        _check_factor_range(f"{key}.saturation", self.saturation)
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    conv_filters: list[int] = field(default_factory=lambda: [32, 64])
-    kernel_size: int = 3
-    dense_units: list[int] = field(default_factory=lambda: [128])
-    dropout: float = 0.3
-    l2: float = 1e-4
+    conv_filters: list[int] = param([32, 64], "one conv + max-pool block per entry", low=1)
+    kernel_size: int = param(3, "conv kernel height and width", low=1, high=15)
+    dense_units: list[int] = param([128], "one dense layer per entry", low=1)
+    dropout: float = param(0.3, "after each dense layer (0 disables)", low=0.0, high=1.0, high_open=True)
+    l2: float = param(0.0001, "weight decay on the dense layers (0 disables)", low=0.0)
 
     def validate(self, key):
-        if not self.conv_filters or min(self.conv_filters) < 1:
+        if not self.conv_filters:
             _fail(f"{key}.conv_filters", "must be a non-empty list of positive integers")
-        if min(self.dense_units, default=1) < 1:
-            _fail(f"{key}.dense_units", "must be a list of positive integers")
-        _check_range(f"{key}.kernel_size", self.kernel_size, low=1, high=15)
-        _check_range(f"{key}.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
-        _check_range(f"{key}.l2", self.l2, low=0.0)
 
 
 @dataclass(frozen=True)
 class MomentumSchedule:
-    end: float | None = None
-    rate: float = 0.9
-
-    def validate(self, key):
-        _check_range(f"{key}.end", self.end, low=0.0, high=1.0, high_open=True)
-        _check_range(f"{key}.rate", self.rate, low=0.0, high=1.0)
+    end: float | None = param(None, "null: constant momentum", low=0.0, high=1.0, high_open=True)
+    rate: float = param(0.9, "decay of (epsilon - end) per epoch", low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 15
-    batch_size: int | str = 32
-    learning_rate: float = 0.05
-    lr_decay_rate: float = 0.96
-    lr_decay_epochs: int = 20
-    momentum: float = 0.9
-    nesterov: bool = False
-    momentum_schedule: MomentumSchedule = field(default_factory=MomentumSchedule)
-    early_stopping_patience: int = 0
-    tensorboard: bool = False
+    epochs: int = param(15, "passes over the training split", low=1)
+    batch_size: int | str = param(32, "an integer (1: stochastic) or full (one step per epoch)", low=1)
+    learning_rate: float = param(0.02, "alpha at the first step", low=0.0, low_open=True)
+    lr_decay_rate: float = param(0.96, "multiply the learning rate by this ...", low=0.0, high=1.0, low_open=True)
+    lr_decay_epochs: int = param(5, "... every this many epochs (staircase; the lecture: 0.96 every 20)", low=1)
+    momentum: float = param(
+        0.9, "epsilon in: dtheta_t = -alpha dE/dtheta + epsilon dtheta_{t-1}", low=0.0, high=1.0, high_open=True
+    )
+    nesterov: bool = param(False, "Nesterov's look-ahead momentum")
+    momentum_schedule: MomentumSchedule = section(
+        MomentumSchedule, "epsilon_e = end + (start - end) * rate^e, start = train.momentum"
+    )
+    early_stopping_patience: int = param(0, "epochs without val_loss improvement before stopping (0: off)", low=0)
+    tensorboard: bool = param(False, "write TensorBoard logs to logs/")
 
     def validate(self, key):
-        _check_range(f"{key}.epochs", self.epochs, low=1)
         if isinstance(self.batch_size, str) and self.batch_size != "full":
             _fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
-        if isinstance(self.batch_size, int):
-            _check_range(f"{key}.batch_size", self.batch_size, low=1)
-        _check_range(f"{key}.learning_rate", self.learning_rate, low=0.0, low_open=True)
-        _check_range(f"{key}.lr_decay_rate", self.lr_decay_rate, low=0.0, high=1.0, low_open=True)
-        _check_range(f"{key}.lr_decay_epochs", self.lr_decay_epochs, low=1)
-        _check_range(f"{key}.momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        _check_range(f"{key}.early_stopping_patience", self.early_stopping_patience, low=0)
 
 
 @dataclass(frozen=True)
 class KFoldParams:
-    k: int = 5
-
-    def validate(self, key):
-        _check_range(f"{key}.k", self.k, low=2)
+    k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2)
 
 
 @dataclass(frozen=True)
 class VisualizeParams:
-    images: int = 10
-    feature_maps: int = 8
-
-    def validate(self, key):
-        _check_range(f"{key}.images", self.images, low=1, high=100)
-        _check_range(f"{key}.feature_maps", self.feature_maps, low=1, high=64)
+    images: int = param(10, "test images to look inside (at least one per class)", low=1, high=100)
+    feature_maps: int = param(8, "channels shown per conv layer", low=1, high=64)
 
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = 42
-    data: DataParams = field(default_factory=DataParams)
-    faces: FacesParams = field(default_factory=FacesParams)
-    image: ImageParams = field(default_factory=ImageParams)
-    split: SplitParams = field(default_factory=SplitParams)
-    augment: AugmentParams = field(default_factory=AugmentParams)
-    model: ModelParams = field(default_factory=ModelParams)
-    train: TrainParams = field(default_factory=TrainParams)
-    kfold: KFoldParams = field(default_factory=KFoldParams)
-    visualize: VisualizeParams = field(default_factory=VisualizeParams)
-
-    def validate(self, key):
-        _check_range("seed", self.seed, low=0, high=2**31 - 1)
+    seed: int = param(42, "seeds every random choice: split, folds, augmentation, weights", low=0, high=2**31 - 1)
+    data: DataParams = section(DataParams, "where the images come from, and which classes to keep")
+    faces: FacesParams = section(FacesParams, "face crops (convert and predict)")
+    image: ImageParams = section(ImageParams, "the size every image is resized to")
+    split: SplitParams = section(SplitParams, "per class, stratified; identical files stay in one split")
+    augment: AugmentParams = section(AugmentParams, "training images only; reproducible (stateless random ops)")
+    model: ModelParams = section(ModelParams, "the CNN")
+    train: TrainParams = section(TrainParams, "SGD with momentum, as in the lecture")
+    kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
+    visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
 
 
 def _type_name(annotation) -> str:
@@ -256,6 +245,8 @@ def _coerce(key: str, value, annotation):
             return [_coerce(f"{key}[{i}]", item, item_type) for i, item in enumerate(value)]
     elif annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                _fail(key, f"{value!r}; allowed: a finite number")
             return float(value)
     elif annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -263,6 +254,23 @@ def _coerce(key: str, value, annotation):
     elif isinstance(value, annotation):
         return value
     _fail(key, f"{value!r}; allowed: {_type_name(annotation)}")
+
+
+def _check_allowed(key: str, value, metadata) -> None:
+    """The field's range (for a number or each number of a list) and choices."""
+    allowed: Range | None = metadata.get("range")
+    numbers = value if isinstance(value, list) else [value]
+    for number in numbers:
+        if (
+            allowed
+            and isinstance(number, (int, float))
+            and not isinstance(number, bool)
+            and not allowed.contains(number)
+        ):
+            _fail(key, f"{number!r} is out of range; allowed: {allowed}")
+    choices = metadata.get("choices")
+    if choices and value not in choices:
+        _fail(key, f"{value!r}; allowed: {', '.join(choices)}")
 
 
 def _build(cls, raw, key: str):
@@ -278,9 +286,14 @@ def _build(cls, raw, key: str):
         close = difflib.get_close_matches(str(name), hints, n=1)
         hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
         _fail(f"{prefix}{name}", f"unknown key{hint}; allowed keys: {', '.join(hints)}")
-    values = {name: _coerce(f"{prefix}{name}", raw[name], hints[name]) for name in raw}
+    metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
+    values = {}
+    for name in raw:
+        values[name] = _coerce(f"{prefix}{name}", raw[name], hints[name])
+        _check_allowed(f"{prefix}{name}", values[name], metadata[name])
     instance = cls(**values)
-    instance.validate(key)
+    if hasattr(instance, "validate"):
+        instance.validate(key)
     return instance
 
 
@@ -299,3 +312,32 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     return parse_params(raw)
+
+
+def _yaml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
+
+
+def _render(instance, indent: str) -> list[str]:
+    lines = []
+    for spec in dataclasses.fields(instance):
+        value = getattr(instance, spec.name)
+        if dataclasses.is_dataclass(value):
+            if not indent:
+                lines.append("")
+            lines.append(f"{indent}{spec.name}:".ljust(28) + f"  # {spec.metadata['help']}")
+            lines += _render(value, indent + "  ")
+        else:
+            lines.append(f"{indent}{spec.name}: {_yaml_value(value)}".ljust(28) + f"  # {spec.metadata['help']}")
+    return lines
+
+
+def render_params_yaml(params: Params | None = None) -> str:
+    """``params`` (default: the defaults) as params.yaml text, each key with its help comment."""
+    return HEADER + "\n".join(_render(params or Params(), "")) + "\n"

@@ -39,7 +39,10 @@ def predict_photos(photos: list[Path], model_path: Path, params_path: Path, top_
         probabilities = model.predict(np.stack(crops).astype(np.float32), verbose=0)
         for face, row in enumerate(probabilities):
             best = np.argsort(row)[::-1][:top_k]
-            result = {"photo": str(photo), "predictions": [{"class": classes[i], "probability": float(row[i])} for i in best]}
+            result = {
+                "photo": str(photo),
+                "predictions": [{"class": classes[i], "probability": float(row[i])} for i in best],
+            }
             if len(crops) > 1:
                 result["face"] = face
             results.append(result)

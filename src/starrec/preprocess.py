@@ -8,14 +8,21 @@ The normalisation statistics come from the training split only.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
+from starrec.atomic import write_json
+
 LUMA = (0.2989, 0.5870, 0.1140)
 """Y = 0.2989 R + 0.5870 G + 0.1140 B (ITU-R BT.601, as tf.image.rgb_to_grayscale)."""
+
+MIN_VARIANCE = 1e-6
+"""A constant channel would divide by zero."""
 
 
 @keras.saving.register_keras_serializable(package="starrec")
@@ -29,25 +36,47 @@ class Grayscale(keras.layers.Layer):
         return (*input_shape[:-1], 1)
 
 
-def normalization_stats(images: np.ndarray, grayscale: bool) -> dict:
-    """Per-channel mean and variance of ``images`` (N, h, w, 3 uint8), after grayscale if asked."""
-    pixels = images.astype(np.float64)
-    if grayscale:
-        pixels = pixels @ np.asarray(LUMA)[:, None]
-    channels = pixels.reshape(-1, pixels.shape[-1])
-    return {
-        "grayscale": bool(grayscale),
-        "mean": channels.mean(axis=0).tolist(),
-        "variance": np.maximum(channels.var(axis=0), 1e-6).tolist(),
-    }
+@dataclass(frozen=True)
+class NormalizationStats:
+    """The model's preprocessing: grayscale or not, then (x - mean) / sqrt(variance) per channel."""
+
+    grayscale: bool
+    mean: tuple[float, ...]
+    variance: tuple[float, ...]
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: str | Path) -> NormalizationStats:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(bool(raw["grayscale"]), tuple(raw["mean"]), tuple(raw["variance"]))
 
 
-def preprocessing_layers(stats: dict) -> list[keras.layers.Layer]:
+def normalization_stats(batches: Iterable[np.ndarray], grayscale: bool) -> NormalizationStats:
+    """Per-channel mean and variance over batches of (n, h, w, 3) uint8 images, in one pass.
+
+    Sums of x and x^2 in float64: mean = S1 / N, variance = S2 / N - mean^2
+    (exact enough for pixel values 0-255), after grayscale if asked.
+    """
+    count, total, squares = 0, 0.0, 0.0
+    for batch in batches:
+        pixels = np.asarray(batch, dtype=np.float64)
+        if grayscale:
+            pixels = pixels @ np.asarray(LUMA)[:, None]
+        channels = pixels.reshape(-1, pixels.shape[-1])
+        count += len(channels)
+        total = total + channels.sum(axis=0)
+        squares = squares + np.square(channels).sum(axis=0)
+    if count == 0:
+        raise ValueError("normalization statistics of no images")
+    mean = total / count
+    variance = np.maximum(squares / count - np.square(mean), MIN_VARIANCE)
+    return NormalizationStats(bool(grayscale), tuple(mean.tolist()), tuple(variance.tolist()))
+
+
+def preprocessing_layers(stats: NormalizationStats) -> list[keras.layers.Layer]:
     """The layers that turn raw RGB pixels into the network's normalised input."""
-    layers = [Grayscale(name="grayscale")] if stats["grayscale"] else []
-    layers.append(keras.layers.Normalization(mean=stats["mean"], variance=stats["variance"], name="normalize"))
+    layers = [Grayscale(name="grayscale")] if stats.grayscale else []
+    layers.append(keras.layers.Normalization(mean=list(stats.mean), variance=list(stats.variance), name="normalize"))
     return layers
-
-
-def load_stats(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

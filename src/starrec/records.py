@@ -50,9 +50,7 @@ def serialize_example(image: np.ndarray, label: int, example_id: str) -> bytes:
     return example.SerializeToString(deterministic=True)  # fixed map order: same bytes, same DVC hash
 
 
-def write_shards(
-    examples: Iterable[tuple[np.ndarray, int, str]], directory: Path, shard_size: int
-) -> int:
+def write_shards(examples: Iterable[tuple[np.ndarray, int, str]], directory: Path, shard_size: int) -> int:
     """Write ``(image, label, id)`` tuples to ``directory/part-NNNNN.tfrecord``; return the count."""
     directory.mkdir(parents=True, exist_ok=True)
     count, writer = 0, None

@@ -19,8 +19,8 @@ from PIL import Image
 
 from starrec.archives import extract_archive
 from starrec.downloads import download
-from starrec.params import DataParams
 from starrec.errors import StarrecError
+from starrec.params import DataParams
 
 
 class SourceError(StarrecError, RuntimeError):
@@ -69,9 +69,7 @@ def write_lfw(target: Path, data_home: str | None, min_faces: int) -> None:
 
     home = Path(get_data_home(data_home)) / "lfw_home"
     try:
-        people = fetch_lfw_people(
-            data_home=data_home, color=True, resize=1.0, min_faces_per_person=min_faces
-        )
+        people = fetch_lfw_people(data_home=data_home, color=True, resize=1.0, min_faces_per_person=min_faces)
     except (OSError, ValueError) as error:
         raise SourceError(
             f"LFW could not be loaded ({error}). Without internet, place the data where "

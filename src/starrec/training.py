@@ -9,10 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from starrec.datasets import batches, resolve_batch_size, steps_per_epoch
+from starrec.errors import StarrecError
 from starrec.model import build_model
 from starrec.optim import make_optimizer
-from starrec.params import Params, TrainParams
-from starrec.errors import StarrecError
+from starrec.params import ModelParams, TrainParams
+from starrec.preprocess import NormalizationStats
 
 
 class TrainingDiverged(StarrecError, RuntimeError):
@@ -56,36 +57,42 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 def fit(
-    params: Params,
     train_examples: tf.data.Dataset,
     n_train: int,
     num_classes: int,
-    stats: dict,
+    stats: NormalizationStats,
+    model_params: ModelParams,
+    train_params: TrainParams,
+    seed: int,
     val_examples: tf.data.Dataset | None = None,
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
 ) -> tuple[keras.Model, keras.callbacks.History]:
-    """Train a fresh model on parsed-example datasets; early stopping needs ``val_examples``."""
-    set_determinism(params.seed)
-    batch_size = resolve_batch_size(params.train.batch_size, n_train)
-    model = build_model(params.image.size, num_classes, params.model, stats)
+    """Train a fresh model on parsed-example datasets; early stopping needs ``val_examples``.
+
+    The image size is the examples' own (their ``image`` is size x size x 3).
+    """
+    set_determinism(seed)
+    image_size = train_examples.element_spec["image"].shape[0]
+    batch_size = resolve_batch_size(train_params.batch_size, n_train)
+    model = build_model(image_size, num_classes, model_params, stats)
     model.compile(
-        optimizer=make_optimizer(params.train, steps_per_epoch(params.train, n_train)),
+        optimizer=make_optimizer(train_params, steps_per_epoch(train_params, n_train)),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    all_callbacks = [DivergenceGuard(params.train), ScheduleLogger()]
-    if params.train.early_stopping_patience > 0 and val_examples is not None:
+    all_callbacks = [DivergenceGuard(train_params), ScheduleLogger()]
+    if train_params.early_stopping_patience > 0 and val_examples is not None:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=params.train.early_stopping_patience, restore_best_weights=True
+                monitor="val_loss", patience=train_params.early_stopping_patience, restore_best_weights=True
             )
         )
     train_examples = train_examples.apply(tf.data.experimental.assert_cardinality(n_train))
     history = model.fit(
-        batches(train_examples, batch_size, shuffle_seed=params.seed),
+        batches(train_examples, batch_size, shuffle_seed=seed),
         validation_data=None if val_examples is None else batches(val_examples, batch_size),
-        epochs=params.train.epochs,
+        epochs=train_params.epochs,
         callbacks=[*all_callbacks, *callbacks],
         shuffle=False,
         verbose=verbose,
@@ -93,7 +100,9 @@ def fit(
     return model, history
 
 
-def predict_labels(model: keras.Model, examples: tf.data.Dataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def predict_labels(
+    model: keras.Model, examples: tf.data.Dataset, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, class probabilities) for every example, in order."""
     labels, probabilities = [], []
     for images, batch_labels in batches(examples, batch_size):

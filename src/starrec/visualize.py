@@ -14,9 +14,13 @@ from pathlib import Path
 import keras
 import matplotlib
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
+from starrec.atomic import write_json
 from starrec.model import conv_layer_names
+
+MISTAKES_SHOWN = 20
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
@@ -92,7 +96,9 @@ def map_grid(maps: np.ndarray, row_titles: list[str], title: str, path: Path, co
     _save(figure, path)
 
 
-def image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, overlay: np.ndarray | None = None) -> None:
+def image_grid(
+    images: np.ndarray, captions: list[str], title: str, path: Path, overlay: np.ndarray | None = None
+) -> None:
     """Images (uint8 RGB) with captions, optionally with a heat map drawn over each."""
     columns = min(5, max(1, len(images)))
     rows = max(1, -(-len(images) // columns))
@@ -139,3 +145,67 @@ def class_count_bars(counts: list[dict], path: Path) -> None:
     axis.legend()
     axis.set_title("Images per class and split")
     _save(figure, path)
+
+
+def misclassified(
+    predictions: pd.DataFrame, ids: np.ndarray, limit: int = MISTAKES_SHOWN
+) -> tuple[np.ndarray, list[str]]:
+    """Positions in ``ids`` of the first ``limit`` wrong rows of ``predictions``, with captions."""
+    wrong = predictions[predictions["actual"] != predictions["predicted"]].head(limit)
+    position = {example_id: index for index, example_id in enumerate(ids)}
+    captions = [f"true {r.actual}\npred {r.predicted} ({r.confidence:.0%})" for r in wrong.itertuples()]
+    return np.asarray([position[i] for i in wrong["id"]], dtype=np.int64), captions
+
+
+def write_visuals(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    ids: np.ndarray,
+    classes: list[str],
+    predictions: pd.DataFrame,
+    split_counts: list[dict],
+    out: Path,
+    n_images: int,
+    feature_maps: int,
+) -> dict:
+    """Every picture of the visualize stage into ``out``, plus ``ranges.json``; returns the ranges.
+
+    Per conv layer: activations and activation gradients of ``n_images`` test
+    images (one per class first); the first layer's filters; saliency; the
+    misclassified images; images per class and split.
+    """
+    chosen = pick_examples(labels, n_images)
+    seen = trace(model, images[chosen])
+    rows = [f"{classes[labels[i]]} → {classes[p]}" for i, p in zip(chosen, seen.predicted)]
+    ranges = {}
+    for layer, activations in seen.activations.items():
+        gradients = seen.gradients[layer]
+        ranges[layer] = {"activation": value_range(activations), "gradient": value_range(gradients)}
+        a, g = ranges[layer]["activation"], ranges[layer]["gradient"]
+        map_grid(
+            activations,
+            rows,
+            f"{layer} activations (max {a['max']:.4g}, min {a['min']:.4g})",
+            out / f"activations_{layer}.png",
+            feature_maps,
+            "viridis",
+        )
+        map_grid(
+            gradients,
+            rows,
+            f"{layer} activation gradients (max {g['max']:.4g}, min {g['min']:.4g})",
+            out / f"gradients_{layer}.png",
+            feature_maps,
+            "coolwarm",
+        )
+    first_conv = next(iter(seen.activations))
+    filter_grid(
+        model.get_layer(first_conv).get_weights()[0], f"{first_conv} filters", out / f"filters_{first_conv}.png"
+    )
+    image_grid(images[chosen], rows, "Saliency |dS/dx| of the predicted class", out / "saliency.png", seen.saliency)
+    wrong, captions = misclassified(predictions, ids)
+    image_grid(images[wrong], captions, f"Misclassified test images ({len(wrong)} shown)", out / "misclassified.png")
+    class_count_bars(split_counts, out / "split_counts.png")
+    write_json(out / "ranges.json", ranges)
+    return ranges

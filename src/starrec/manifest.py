@@ -1,0 +1,23 @@
+"""Read the converted data set's index: ``classes.json`` (label order) and ``manifest.csv``
+(one row per example: id, class, label, source file, its sha256, original size)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MANIFEST_COLUMNS = ["id", "class", "label", "source", "sha256", "width", "height"]
+REJECTED_COLUMNS = ["source", "class", "reason"]
+
+
+def sha256_by_id(manifest: str | Path, ids) -> np.ndarray:
+    """The source-file sha256 of each example id, from ``manifest.csv`` (duplicates share one)."""
+    return pd.read_csv(manifest).set_index("id").loc[list(ids), "sha256"].to_numpy()
+
+
+def load_classes(directory: str | Path) -> list[str]:
+    """The class names in label order, from ``<directory>/classes.json``."""
+    return json.loads((Path(directory) / "classes.json").read_text(encoding="utf-8"))
