@@ -2,16 +2,15 @@
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.ingest import ingest, summary, write_interim
+from starrec.ingest import ingest, summary
 from starrec.params import load_params
 from starrec.stage import run_stage
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    result = ingest(paths.RAW, params.data, params.faces, params.image.size)
     with atomic_path(paths.INTERIM) as interim:
-        write_interim(result, interim, params.image.shard_size)
+        result = ingest(paths.RAW, params.data, params.faces, params.image.size, interim, params.image.shard_size)
     print(summary(result))
 
 

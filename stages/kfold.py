@@ -1,4 +1,4 @@
-"""Stage kfold: stratified K-fold cross validation over train+val, a fresh model per fold."""
+"""Stage kfold: stratified K-fold CV over train+val (a killed run resumes at its first unfinished fold)."""
 
 import numpy as np
 
@@ -7,16 +7,17 @@ from starrec.atomic import write_json
 from starrec.kfold import cross_validate
 from starrec.manifest import load_classes, sha256_by_id
 from starrec.params import load_params
-from starrec.records import read_arrays
+from starrec.records import content_hash, read_labels_and_ids, read_records
 from starrec.stage import run_stage
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    parts = [read_arrays(paths.SPLIT / name, params.image.size) for name in ("train", "val")]
-    images, labels, ids = (np.concatenate(column) for column in zip(*parts))
+    train, val = paths.SPLIT / "train", paths.SPLIT / "val"
+    examples = read_records(train, params.image.size).concatenate(read_records(val, params.image.size))
+    labels, ids = (np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val)))
     result = cross_validate(
-        images,
+        examples,
         labels,
         sha256_by_id(paths.MANIFEST, ids),
         len(load_classes(paths.INTERIM)),
@@ -25,14 +26,11 @@ def main() -> None:
         params.augment,
         params.model,
         params.train,
+        backup_dir=paths.BACKUPS / "kfold",
+        data_id=content_hash(train, val),
     )
-    report = result.report()
-    write_json(paths.KFOLD, report)
-    accuracy, f1 = report["accuracy"], report["f1_macro"]
-    print(
-        f"kfold: k={report['k']} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
-        f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
-    )
+    write_json(paths.KFOLD, result.report())
+    print(f"kfold: {result.summary_line()}")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,22 @@
 """Stage split: stratified, seeded train/val/test TFRecords; duplicates stay together."""
 
-import pandas as pd
-
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
-from starrec.manifest import load_classes, sha256_by_id
+from starrec.manifest import load_classes, load_manifest
 from starrec.params import load_params
-from starrec.records import read_arrays, write_shards
-from starrec.splits import SPLITS, split_indices
+from starrec.splits import SPLITS, split_counts, split_indices, write_splits
 from starrec.stage import run_stage
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    images, labels, ids = read_arrays(paths.RECORDS, params.image.size)
-    sha256 = sha256_by_id(paths.MANIFEST, ids)
+    manifest = load_manifest(paths.MANIFEST)
+    labels = manifest["label"].to_numpy()
     fractions = {name: getattr(params.split, name) for name in SPLITS}
-    chosen = split_indices(labels, sha256, fractions, params.seed)
-    classes = load_classes(paths.INTERIM)
-    counts = []
+    chosen = split_indices(labels, manifest["sha256"].to_numpy(), fractions, params.seed)
     with atomic_path(paths.SPLIT) as split_dir:
-        for name in SPLITS:
-            picked = chosen[name]
-            write_shards(zip(images[picked], labels[picked], ids[picked]), split_dir / name, params.image.shard_size)
-            per_class = pd.Series(labels[picked]).value_counts()
-            counts += [{"split": name, "class": c, "count": int(per_class.get(i, 0))} for i, c in enumerate(classes)]
-    write_json(paths.SPLIT_COUNTS, counts)
+        write_splits(paths.RECORDS, chosen, split_dir, params.image.shard_size)
+    write_json(paths.SPLIT_COUNTS, split_counts(labels, chosen, load_classes(paths.INTERIM)))
     print("split: " + ", ".join(f"{name} {len(chosen[name])}" for name in SPLITS))
 
 

@@ -9,20 +9,20 @@ from starrec.atomic import atomic_path
 from starrec.manifest import load_classes
 from starrec.model import load_model
 from starrec.params import load_params
-from starrec.records import read_arrays
+from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage
 from starrec.visualize import write_visuals
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    images, labels, ids = read_arrays(paths.SPLIT / "test", params.image.size)
+    labels, ids = read_labels_and_ids(paths.SPLIT / "test")
     predictions = pd.read_csv(paths.PREDICTIONS, keep_default_na=False, dtype={"actual": str, "predicted": str})
     split_counts = json.loads(paths.SPLIT_COUNTS.read_text(encoding="utf-8"))
     with atomic_path(paths.VISUALS) as out:
         ranges = write_visuals(
             load_model(paths.MODEL),
-            images,
+            read_records(paths.SPLIT / "test", params.image.size),
             labels,
             ids,
             load_classes(paths.INTERIM),

@@ -56,6 +56,18 @@ def fit_arrays(params, images, labels, **options):
     return fit(examples, len(labels), 3, stats, params.model, params.train, params.seed, verbose=0, **options)
 
 
+def read_arrays(directory: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every example of a records directory as arrays (images, labels, ids): small test data only."""
+    from starrec.records import read_records
+
+    examples = list(read_records(directory, image_size).as_numpy_iterator())
+    return (
+        np.stack([e["image"] for e in examples]),
+        np.asarray([e["label"] for e in examples], dtype=np.int64),
+        np.asarray([e["id"].decode() for e in examples], dtype=object),
+    )
+
+
 def replace(params, section: str, **changes):
     """A copy of ``params`` with ``changes`` applied to one section."""
     return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **changes)})

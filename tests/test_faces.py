@@ -36,7 +36,7 @@ def test_photos_without_a_face_are_rejected_with_that_reason(tmp_path):
         save_image(tmp_path / "raw" / cls / "face.png", decode_image(ASTRONAUT))
         save_image(tmp_path / "raw" / cls / "wall.png", np.full((200, 200, 3), 128, np.uint8))
     faces = FacesParams(detect=True)
-    result = ingest(tmp_path / "raw", DataParams(min_images_per_class=1), faces, size=32)
+    result = ingest(tmp_path / "raw", DataParams(min_images_per_class=1), faces, 32, tmp_path / "interim", 10)
     assert [row["reason"] for row in result.rejected] == ["no face found", "no face found"]
     assert len(result.manifest) == 2 and result.manifest[0]["width"] == 512
     assert prepare_photo(tmp_path / "raw" / "a" / "face.png", faces, 32)[0].shape == (32, 32, 3)

@@ -5,12 +5,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import save_image
+from conftest import read_arrays, save_image
 from starrec.images import MAX_PIXELS, RejectedImage, decode_image
-from starrec.ingest import IngestError, ingest, summary, write_interim
+from starrec.ingest import IngestError, ingest, summary
 from starrec.manifest import sha256_by_id
 from starrec.params import DataParams, FacesParams
-from starrec.records import read_arrays
 
 RED = np.zeros((20, 30, 3), np.uint8)
 RED[..., 0] = 200
@@ -95,13 +94,18 @@ def make_messy_folder(root):
 def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
     make_messy_folder(tmp_path / "raw")
     data = DataParams(min_images_per_class=2)
-    result = ingest(tmp_path / "raw", data, FacesParams(), size=16)
+    result = ingest(tmp_path / "raw", data, FacesParams(), 16, tmp_path / "interim", shard_size=4)
     assert result.classes == ["anna maría", "bob"]
     assert result.dropped_classes == {"carl": 1}
     rejected = {row["source"]: row["reason"] for row in result.rejected}
     assert rejected == {"bob/empty.jpg": "empty file", "bob/notes.txt": "not an image"}
     assert "bob/nested/deeper/ok0.jpg" in {row["id"] for row in result.manifest}
-    write_interim(result, tmp_path / "interim", shard_size=4)
+    assert sorted(p.name for p in (tmp_path / "interim").iterdir()) == [
+        "classes.json",
+        "manifest.csv",
+        "records",
+        "rejected.csv",
+    ]  # no scratch file left
     manifest = pd.read_csv(tmp_path / "interim" / "manifest.csv")
     assert manifest.columns.tolist() == ["id", "class", "label", "source", "sha256", "width", "height"]
     assert manifest["width"].tolist() == [30] * 6 and manifest["label"].tolist() == [0, 0, 0, 1, 1, 1]
@@ -119,13 +123,17 @@ def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
 def test_class_selection_rules(tmp_path):
     make_messy_folder(tmp_path / "raw")
     faces = FacesParams()
-    picked = ingest(tmp_path / "raw", DataParams(classes=["bob", "anna maría"], min_images_per_class=1), faces, 16)
+
+    def ingest_into(data):
+        return ingest(tmp_path / "raw", data, faces, 16, tmp_path / "interim", shard_size=4)
+
+    picked = ingest_into(DataParams(classes=["bob", "anna maría"], min_images_per_class=1))
     assert picked.classes == ["bob", "anna maría"] and picked.manifest[0]["label"] == 0
-    top = ingest(tmp_path / "raw", DataParams(max_classes=2, min_images_per_class=1), faces, 16)
+    top = ingest_into(DataParams(max_classes=2, min_images_per_class=1))
     assert top.classes == ["anna maría", "bob"]
     with pytest.raises(IngestError, match="data.classes: \\['dave'\\] not found"):
-        ingest(tmp_path / "raw", DataParams(classes=["dave", "bob"]), faces, 16)
+        ingest_into(DataParams(classes=["dave", "bob"]))
     with pytest.raises(IngestError, match="data.min_images_per_class is 2 .*'carl': 1"):
-        ingest(tmp_path / "raw", DataParams(classes=["carl", "bob"], min_images_per_class=2), faces, 16)
+        ingest_into(DataParams(classes=["carl", "bob"], min_images_per_class=2))
     with pytest.raises(IngestError, match="a classifier needs two or more"):
-        ingest(tmp_path / "raw", DataParams(min_images_per_class=5), faces, 16)
+        ingest_into(DataParams(min_images_per_class=5))

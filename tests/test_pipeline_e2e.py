@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,22 +24,24 @@ TINY = {
     "image": {"size": 16, "shard_size": 16},
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
-    "train": {"epochs": 6, "batch_size": 8, "learning_rate": 0.05, "momentum": 0.9},
+    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
     "kfold": {"k": 2},
 }
 
 
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+    "DVC_NO_ANALYTICS": "1",
+}
+
+
 def run(repo: Path, *command: str) -> str:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -135,6 +138,59 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
     }
     assert changed == {"convert", "split", "train", "kfold", "evaluate", "visualize"}
     assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
+
+
+def backed_up_epochs(repo: Path) -> int:
+    try:
+        with np.load(repo / ".backup/train/backup.npz") as saved:
+            return json.loads(str(saved["state"]))["epoch"]
+    except (OSError, KeyError, ValueError):
+        return 0
+
+
+def run_until_killed(repo: Path, signal_number: int, after_epochs: int) -> None:
+    """Start `dvc repro -s train` and kill it (the whole process group) once enough epochs are backed up."""
+    process = subprocess.Popen(["dvc", "repro", "-s", "train"], cwd=repo, env=ENV, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while backed_up_epochs(repo) < after_epochs and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal_number)
+    process.wait()
+    assert backed_up_epochs(repo) >= after_epochs, "the run ended before it could be killed"
+
+
+def curves(repo: Path) -> dict:
+    """Every dvclive curve's (step, value) rows, without the timestamps."""
+    tables = {}
+    for tsv in sorted((repo / "metrics/train/plots/metrics").rglob("*.tsv")):
+        rows = [line.split("\t") for line in tsv.read_text().splitlines()]
+        columns = rows[0].index("step"), len(rows[0]) - 1
+        tables[tsv.name] = [(row[columns[0]], row[columns[1]]) for row in rows[1:]]
+    return tables
+
+
+def test_a_killed_training_resumes_and_ends_as_an_uninterrupted_one(repo):
+    repo, _ = repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["epochs"] = 120
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        run(repo, "dvc", "repro", "-s", "train")
+        straight = json.loads((repo / "metrics/train/metrics.json").read_text()), curves(repo)
+        assert not (repo / ".backup/train").exists()  # a finished run leaves no backup
+        # Back to the lock of 6 epochs, and no run-cache: the next repro must run train again.
+        run(repo, "git", "checkout", "--", "dvc.lock")
+        shutil.rmtree(repo / ".dvc/cache/runs")
+        run_until_killed(repo, signal.SIGTERM, after_epochs=3)
+        run_until_killed(repo, signal.SIGKILL, after_epochs=backed_up_epochs(repo) + 3)
+        output = run(repo, "dvc", "repro", "-s", "train")
+        assert "resuming after epoch" in output
+        resumed = json.loads((repo / "metrics/train/metrics.json").read_text()), curves(repo)
+        assert resumed == straight
+    finally:
+        run(repo, "git", "checkout", "--", "params.yaml", "dvc.lock")
+        run(repo, "dvc", "checkout", "--force")
 
 
 def test_metrics_and_plots_show(repo):

@@ -6,7 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from starrec.records import read_arrays, serialize_example, shard_files, write_shards
+from conftest import read_arrays
+from starrec.records import (
+    count_records,
+    read_labels_and_ids,
+    relabel,
+    serialize_example,
+    shard_files,
+    write_shards,
+)
 
 
 def test_round_trip_across_shards(tmp_path, tiny_arrays):
@@ -23,6 +31,15 @@ def test_round_trip_across_shards(tmp_path, tiny_arrays):
     np.testing.assert_array_equal(read_images, images)
     np.testing.assert_array_equal(read_labels, labels)
     assert list(read_ids) == ids
+    assert count_records(tmp_path / "records") == 24
+    only_labels, only_ids = read_labels_and_ids(tmp_path / "records")
+    np.testing.assert_array_equal(only_labels, labels)
+    assert list(only_ids) == ids
+
+
+def test_relabel_gives_the_bytes_of_a_fresh_serialization(tiny_arrays):
+    image = tiny_arrays[0][0]
+    assert relabel(serialize_example(image, 0, "a/b.png"), 7) == serialize_example(image, 7, "a/b.png")
 
 
 def test_wrong_image_size_or_dtype_is_refused(tmp_path, tiny_arrays):

@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
+from conftest import read_arrays
+from starrec import kfold
+from starrec.datasets import from_arrays
 from starrec.kfold import FoldScore, KFoldError, cross_validate, fold_indices, summarize_folds
-from starrec.splits import split_indices
+from starrec.records import write_shards
+from starrec.splits import split_counts, split_indices, write_splits
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 
@@ -71,7 +75,7 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
     images, labels = tiny_arrays
     groups = np.arange(len(labels)).astype(str)
     p = tiny_params
-    result = cross_validate(images, labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
+    result = cross_validate(from_arrays(images, labels), labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
     report = result.report()
     assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
     assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
@@ -80,3 +84,45 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
         assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
     assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
     assert report["accuracy"]["mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in report["folds"]]))
+
+
+def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, tiny_arrays):
+    images, labels = tiny_arrays
+    ids = [f"x{i}" for i in range(len(labels))]
+    write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=7)
+    chosen = split_indices(labels, np.asarray(ids), FRACTIONS, seed=3)
+    write_splits(tmp_path / "records", chosen, tmp_path / "split", shard_size=5)
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test", "train", "val"]  # no scratch left
+    for name, indices in chosen.items():
+        got_images, got_labels, got_ids = read_arrays(tmp_path / "split" / name, 16)
+        assert list(got_ids) == [ids[i] for i in indices]
+        np.testing.assert_array_equal(got_images, images[indices])
+        assert len(list((tmp_path / "split" / name).glob("part-*"))) == -(-len(indices) // 5)
+    counts = split_counts(labels, chosen, ["a", "b", "c"])
+    assert {(row["split"], row["class"]): row["count"] for row in counts}[("test", "b")] == 2
+    assert sum(row["count"] for row in counts) == len(labels)
+
+
+def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_arrays, monkeypatch):
+    images, labels = tiny_arrays
+    groups = np.arange(len(labels)).astype(str)
+    p = tiny_params
+    args = (labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
+    straight = cross_validate(from_arrays(images, labels), *args).report()
+    real_predict, trainings = kfold.predict_labels, []
+
+    def crash_in_second_fold(model, examples):
+        if len(trainings) == 1:
+            raise KeyboardInterrupt
+        trainings.append(1)
+        return real_predict(model, examples)
+
+    monkeypatch.setattr(kfold, "predict_labels", crash_in_second_fold)
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(from_arrays(images, labels), *args, backup_dir=tmp_path / "b", data_id="d")
+    assert sorted(path.name for path in (tmp_path / "b").glob("*.json")) == ["fold-0.json"]
+    real_fit, fits = kfold.fit, []
+    monkeypatch.setattr(kfold, "predict_labels", real_predict)
+    monkeypatch.setattr(kfold, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    resumed = cross_validate(from_arrays(images, labels), *args, backup_dir=tmp_path / "b", data_id="d").report()
+    assert len(fits) == 2 and resumed == straight and not (tmp_path / "b").exists()

@@ -6,10 +6,11 @@ import pytest
 from conftest import fit_arrays as train
 from conftest import replace
 from starrec.datasets import from_arrays, resolve_batch_size
+from starrec.evaluation import predict_labels
 from starrec.model import build_model, load_model
 from starrec.params import MomentumSchedule
 from starrec.preprocess import NormalizationStats
-from starrec.training import TrainingDiverged, predict_labels
+from starrec.training import TrainingDiverged
 
 
 @pytest.mark.parametrize("batch_size, steps", [(1, 24), ("full", 1), (32, 1), (5, 5)])

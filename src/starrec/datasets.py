@@ -1,11 +1,24 @@
-"""tf.data pipelines from parsed examples to (image, label) batches for Keras."""
+"""tf.data pipelines from parsed examples to (image, label) batches for Keras.
+
+Images stay uint8 until they are batched (a quarter of the memory of float32
+in any cache or shuffle buffer). Each training epoch is shuffled with its own
+seed, so a resumed run sees exactly the batches an uninterrupted one would.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from starrec.params import TrainParams
+
+CACHE_IN_MEMORY_UP_TO = 2 * 2**30
+"""``train.cache: auto`` keeps the training pixels in memory up to this many bytes (uint8), else re-reads them."""
+
+SHUFFLE_BUFFER_BYTES = 256 * 2**20
+"""The shuffle buffer holds at most this many bytes of pixels (and at most the whole set)."""
 
 
 def resolve_batch_size(batch_size: int | str, n_examples: int) -> int:
@@ -17,6 +30,13 @@ def resolve_batch_size(batch_size: int | str, n_examples: int) -> int:
 
 def steps_per_epoch(train: TrainParams, n_examples: int) -> int:
     return -(-n_examples // resolve_batch_size(train.batch_size, n_examples))
+
+
+def cache_mode(cache: str, n_examples: int, image_size: int) -> str:
+    """``memory``, ``disk`` or ``none``: ``auto`` is memory when the pixels fit :data:`CACHE_IN_MEMORY_UP_TO`."""
+    if cache != "auto":
+        return cache
+    return "memory" if n_examples * image_size * image_size * 3 <= CACHE_IN_MEMORY_UP_TO else "none"
 
 
 def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None) -> tf.data.Dataset:
@@ -31,13 +51,41 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None) -> tf.data.Dat
     return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels, "id": ids})
 
 
-def batches(examples: tf.data.Dataset, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """(float32 image 0-255, label) batches; shuffled every epoch when ``shuffle_seed`` is set."""
-    pairs = examples.map(
-        lambda example: (tf.cast(example["image"], tf.float32), example["label"]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    ).cache()
-    if shuffle_seed is not None:
-        pairs = pairs.shuffle(10_000, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return pairs.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def _pairs(examples: tf.data.Dataset) -> tf.data.Dataset:
+    return examples.map(lambda example: (example["image"], example["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _to_float(images, labels):
+    return tf.cast(images, tf.float32), labels
+
+
+def batches(examples: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """(float32 image 0-255, label) batches in order: for validation, evaluation and prediction."""
+    return _pairs(examples).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
+
+
+def training_batches(
+    examples: tf.data.Dataset,
+    batch_size: int,
+    seed: int,
+    epochs: range,
+    cache: str,
+    cache_file: Path | None = None,
+) -> tf.data.Dataset:
+    """The batches of ``epochs`` one after another; epoch e shuffled with seed ``(seed, e)``.
+
+    ``cache`` is ``memory``, ``disk`` (in ``cache_file``) or ``none`` (re-read every epoch).
+    """
+    pairs = _pairs(examples)
+    if cache == "memory":
+        pairs = pairs.cache()
+    elif cache == "disk":
+        pairs = pairs.cache(str(cache_file))
+    image_bytes = int(np.prod(examples.element_spec["image"].shape))
+    buffer = max(1, SHUFFLE_BUFFER_BYTES // image_bytes)
+    per_epoch = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(
+        lambda epoch: pairs.shuffle(buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False).batch(
+            batch_size
+        )
+    )
+    return per_epoch.map(_to_float).prefetch(tf.data.AUTOTUNE)

@@ -1,15 +1,31 @@
-"""What the evaluate stage writes, from the test labels and the model's probabilities."""
+"""A model's predictions on a stream of examples, and what the evaluate stage writes from them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
+from starrec.datasets import batches
 from starrec.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
 
 PER_CLASS_BARS = ("precision", "recall", "f1")
+
+
+def predict_labels(
+    model: keras.Model, examples: tf.data.Dataset, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, class probabilities) for every example, in order."""
+    labels, probabilities = [], []
+    for images, batch_labels in batches(examples, batch_size):
+        probabilities.append(model(images, training=False).numpy())
+        labels.append(batch_labels.numpy())
+    if not labels:
+        return np.zeros(0, np.int64), np.zeros((0, model.output_shape[-1]), np.float32)
+    return np.concatenate(labels), np.concatenate(probabilities)
 
 
 @dataclass(frozen=True)

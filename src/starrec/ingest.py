@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
 
 from starrec.atomic import write_csv, write_json
 from starrec.errors import StarrecError
@@ -20,7 +23,7 @@ from starrec.faces import face_crops
 from starrec.images import RejectedImage, decode_bytes, decode_image, is_ignored, resize
 from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
-from starrec.records import write_shards
+from starrec.records import relabel, serialize_example, serialized_records, write_serialized_shards
 
 
 class IngestError(StarrecError, RuntimeError):
@@ -48,10 +51,9 @@ def model_inputs(image: np.ndarray, faces: FacesParams, size: int) -> list[np.nd
 
 @dataclass
 class Ingested:
-    """Examples in manifest order plus the files that gave none."""
+    """What convert wrote: the classes in label order, the manifest rows, the files that gave none."""
 
     classes: list[str]
-    images: list[np.ndarray] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     dropped_classes: dict[str, int] = field(default_factory=dict)
@@ -81,57 +83,94 @@ def choose_classes(found: list[str], data: DataParams) -> list[str]:
     return list(data.classes)
 
 
-def ingest(raw: str | Path, data: DataParams, faces: FacesParams, size: int) -> Ingested:
-    """Decode every candidate file of the chosen classes and apply the class-size rules.
+def ingest(
+    raw: str | Path, data: DataParams, faces: FacesParams, size: int, directory: Path, shard_size: int
+) -> Ingested:
+    """Decode every candidate file of the chosen classes into ``directory``: records/,
+    manifest.csv, classes.json and rejected.csv. Memory stays flat in the number of images.
 
-    ``data.max_classes`` keeps the classes with the most images (ties by
-    name). Classes under ``data.min_images_per_class`` are dropped with a
-    note when they were discovered, and refused when ``data.classes`` asked
-    for them.
+    Pass one decodes each file once and streams its crops to a scratch record
+    file; pass two applies the class-size rules and copies the kept examples,
+    with their final labels, into shards. ``data.max_classes`` keeps the
+    classes with the most images (ties by name). Classes under
+    ``data.min_images_per_class`` are dropped with a note when they were
+    discovered, and refused when ``data.classes`` asked for them.
     """
     raw = Path(raw)
     if not raw.is_dir():
         raise IngestError(f"{raw}: not found; run the download stage first")
     files = class_files(raw)
     chosen = choose_classes(list(files), data)
-    per_class: dict[str, list[tuple[np.ndarray, dict]]] = {name: [] for name in chosen}
-    rejected = []
-    for name in chosen:
-        for path in files[name]:
-            source = path.relative_to(raw).as_posix()
-            content = path.read_bytes()
-            try:
-                image = decode_bytes(content)
-                crops = model_inputs(image, faces, size)
-            except RejectedImage as reason:
-                rejected.append({"source": source, "class": name, "reason": str(reason)})
-                continue
-            digest = hashlib.sha256(content).hexdigest()
-            height, width = image.shape[:2]
-            for number, crop in enumerate(crops):
-                example_id = source if len(crops) == 1 else f"{source}#face{number}"
-                per_class[name].append(
-                    (
-                        crop,
-                        {
-                            "id": example_id,
-                            "class": name,
-                            "source": source,
-                            "sha256": digest,
-                            "width": width,
-                            "height": height,
-                        },
-                    )
-                )
-    return _select(per_class, rejected, data)
+    directory.mkdir(parents=True, exist_ok=True)
+    scratch = directory / "candidates.tfrecord"
+    rows, rejected = [], []
+    with (
+        tf.io.TFRecordWriter(str(scratch)) as writer,
+        tqdm(total=sum(len(files[name]) for name in chosen), desc="convert", unit="file") as progress,
+    ):
+        for name in chosen:
+            for path in files[name]:
+                for crop, row in _examples(path, raw, name, faces, size, rejected):
+                    writer.write(serialize_example(crop, 0, row["id"]))
+                    rows.append(row)
+                progress.update()
+    counts = Counter(row["class"] for row in rows)
+    names, dropped = _select({name: counts[name] for name in chosen}, data)
+    labels = {name: label for label, name in enumerate(names)}
+    write_serialized_shards(
+        (
+            relabel(record, labels[row["class"]])
+            for record, row in zip(serialized_records([str(scratch)]), rows)
+            if row["class"] in labels
+        ),
+        directory / "records",
+        shard_size,
+    )
+    scratch.unlink()
+    result = Ingested(
+        names, [{**row, "label": labels[row["class"]]} for row in rows if row["class"] in labels], rejected, dropped
+    )
+    write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
+    write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
+    write_json(directory / "classes.json", result.classes)
+    return result
 
 
-def _select(per_class, rejected, data: DataParams) -> Ingested:
-    names = list(per_class)
+def _examples(path: Path, raw: Path, name: str, faces: FacesParams, size: int, rejected: list[dict]):
+    """(crop, manifest row) of each face (or the whole image) of one file; a rejection is noted instead."""
+    source = path.relative_to(raw).as_posix()
+    content = path.read_bytes()
+    try:
+        image = decode_bytes(content)
+        crops = model_inputs(image, faces, size)
+    except RejectedImage as reason:
+        rejected.append({"source": source, "class": name, "reason": str(reason)})
+        return []
+    digest = hashlib.sha256(content).hexdigest()
+    height, width = image.shape[:2]
+    return [
+        (
+            crop,
+            {
+                "id": source if len(crops) == 1 else f"{source}#face{number}",
+                "class": name,
+                "source": source,
+                "sha256": digest,
+                "width": width,
+                "height": height,
+            },
+        )
+        for number, crop in enumerate(crops)
+    ]
+
+
+def _select(counts: dict[str, int], data: DataParams) -> tuple[list[str], dict[str, int]]:
+    """The kept classes in label order, and the dropped ones with their image counts."""
+    names = list(counts)
     if data.max_classes is not None and data.max_classes < len(names):
-        ranked = sorted(names, key=lambda n: (-len(per_class[n]), n))[: data.max_classes]
+        ranked = sorted(names, key=lambda n: (-counts[n], n))[: data.max_classes]
         names = [n for n in names if n in ranked]
-    small = {n: len(per_class[n]) for n in names if len(per_class[n]) < data.min_images_per_class}
+    small = {n: counts[n] for n in names if counts[n] < data.min_images_per_class}
     if small and data.classes is not None:
         raise IngestError(
             f"data.min_images_per_class is {data.min_images_per_class} but these classes of "
@@ -144,24 +183,7 @@ def _select(per_class, rejected, data: DataParams) -> Ingested:
             f"{data.min_images_per_class} usable images (too small: {small}); "
             "a classifier needs two or more"
         )
-    result = Ingested(classes=names, rejected=rejected, dropped_classes=small)
-    for label, name in enumerate(names):
-        for image, row in per_class[name]:
-            result.images.append(image)
-            result.manifest.append({**row, "label": label})
-    return result
-
-
-def write_interim(result: Ingested, directory: Path, shard_size: int) -> None:
-    """Write records/, manifest.csv, classes.json and rejected.csv into ``directory``."""
-    write_shards(
-        ((image, row["label"], row["id"]) for image, row in zip(result.images, result.manifest)),
-        directory / "records",
-        shard_size,
-    )
-    write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
-    write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
-    write_json(directory / "classes.json", result.classes)
+    return names, small
 
 
 def summary(result: Ingested) -> str:

@@ -10,19 +10,26 @@ the pooled out-of-fold scores are the meaningful number.
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import LeaveOneOut, StratifiedGroupKFold
 from tqdm import tqdm
 
+from starrec.atomic import write_json
 from starrec.augment import with_augmented_copies
-from starrec.datasets import from_arrays
 from starrec.errors import StarrecError
+from starrec.evaluation import predict_labels
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.preprocess import normalization_stats
-from starrec.training import fit, predict_labels
+from starrec.resume import fingerprint
+from starrec.training import fit
 
 SCORES = ("accuracy", "f1_macro")
 
@@ -97,9 +104,36 @@ class CrossValidation:
             "folds": [asdict(fold) for fold in self.folds],
         }
 
+    def summary_line(self) -> str:
+        """``k=5 accuracy 0.9861 ± 0.0044, macro F1 0.9861 ± 0.0044``"""
+        summary = summarize_folds(self.folds)
+        accuracy, f1 = summary["accuracy"], summary["f1_macro"]
+        return (
+            f"k={len(self.folds)} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
+            f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
+        )
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Shows the epoch inside the current fold on the folds' progress bar."""
+
+    def __init__(self, bar: tqdm, epochs: int):
+        super().__init__()
+        self.bar, self.epochs = bar, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {(logs or {}).get('loss', float('nan')):.4f}")
+
+
+def _finished_fold(path: Path, expected: str) -> dict | None:
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return saved if saved["fingerprint"] == expected else None
+
 
 def cross_validate(
-    images: np.ndarray,
+    examples: tf.data.Dataset,
     labels: np.ndarray,
     groups: np.ndarray,
     num_classes: int,
@@ -108,17 +142,64 @@ def cross_validate(
     augment: AugmentParams,
     model_params: ModelParams,
     train_params: TrainParams,
+    backup_dir: Path | None = None,
+    data_id: str = "",
 ) -> CrossValidation:
     """Train a fresh model per fold on the other folds (augmented, normalised with their own
-    statistics) and predict the held-out fold."""
+    statistics) and predict the held-out fold; ``examples`` are streamed, never held in memory.
+
+    With ``backup_dir``, each finished fold's scores and predictions are kept
+    there and each fold's training is backed up per epoch: a rerun with the
+    same params and ``data_id`` starts at the first unfinished fold (and epoch).
+    """
     folds = fold_indices(labels, groups, k, seed)
+    fold_of = np.zeros(len(labels), np.int64)
+    for number, (_, test_index) in enumerate(folds):
+        fold_of[test_index] = number
+    table = tf.constant(fold_of)
+    indexed = examples.enumerate()
+
+    def part(keep) -> tf.data.Dataset:
+        return indexed.filter(lambda index, _: keep(tf.gather(table, index))).map(lambda _, example: example)
+
+    expected = fingerprint(augment, model_params, train_params, seed, k, data_id)
+
+    def run_fold(number: int, n_train: int, bar: tqdm) -> dict:
+        """Train on every fold but ``number``, predict ``number``: its score and predictions."""
+        train, test = part(lambda fold: fold != number), part(lambda fold: fold == number)
+        images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
+        model, _ = fit(
+            with_augmented_copies(train, augment, seed),
+            n_train * (augment.copies + 1),
+            num_classes,
+            normalization_stats(images, augment.grayscale),
+            model_params,
+            train_params,
+            seed,
+            callbacks=[EpochProgress(bar, train_params.epochs)],
+            verbose=0,
+            backup_dir=backup_dir and backup_dir / f"fold-{number}",
+            data_id=f"{expected} fold {number}",
+        )
+        truth, probabilities = predict_labels(model, test)
+        predicted = probabilities.argmax(axis=1)
+        return {
+            "fingerprint": expected,
+            "predicted": predicted.tolist(),
+            "score": asdict(score(number, truth, predicted)),
+        }
+
     scores, predicted = [], np.zeros_like(labels)
-    for number, (train_index, test_index) in enumerate(tqdm(folds, desc="k-fold", unit="fold")):
-        train = with_augmented_copies(from_arrays(images[train_index], labels[train_index]), augment, seed)
-        stats = normalization_stats([images[train_index]], augment.grayscale)
-        n_train = len(train_index) * (augment.copies + 1)
-        model, _ = fit(train, n_train, num_classes, stats, model_params, train_params, seed, verbose=0)
-        truth, probabilities = predict_labels(model, from_arrays(images[test_index], labels[test_index]))
-        predicted[test_index] = probabilities.argmax(axis=1)
-        scores.append(score(number, truth, predicted[test_index]))
+    with tqdm(total=len(folds), desc="k-fold", unit="fold") as bar:
+        for number, (train_index, test_index) in enumerate(folds):
+            saved = backup_dir and _finished_fold(backup_dir / f"fold-{number}.json", expected)
+            if not saved:
+                saved = run_fold(number, len(train_index), bar)
+                if backup_dir:
+                    write_json(backup_dir / f"fold-{number}.json", saved)
+            predicted[test_index] = saved["predicted"]
+            scores.append(FoldScore(**saved["score"]))
+            bar.update()
+    if backup_dir:
+        shutil.rmtree(backup_dir, ignore_errors=True)
     return CrossValidation(scores, np.asarray(labels), predicted)

@@ -13,9 +13,15 @@ MANIFEST_COLUMNS = ["id", "class", "label", "source", "sha256", "width", "height
 REJECTED_COLUMNS = ["source", "class", "reason"]
 
 
+def load_manifest(path: str | Path) -> pd.DataFrame:
+    """``manifest.csv``, names read as text (a class called "NA" stays "NA")."""
+    text = {"id": str, "class": str, "source": str, "sha256": str}
+    return pd.read_csv(path, dtype=text, keep_default_na=False)
+
+
 def sha256_by_id(manifest: str | Path, ids) -> np.ndarray:
     """The source-file sha256 of each example id, from ``manifest.csv`` (duplicates share one)."""
-    return pd.read_csv(manifest).set_index("id").loc[list(ids), "sha256"].to_numpy()
+    return load_manifest(manifest).set_index("id").loc[list(ids), "sha256"].to_numpy()
 
 
 def load_classes(directory: str | Path) -> list[str]:

@@ -7,29 +7,39 @@ from pathlib import Path
 import keras
 
 from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
+from starrec.atomic import atomic_path, write_json
 from starrec.params import ModelParams
 from starrec.preprocess import NormalizationStats, preprocessing_layers
 
 
-def build_model(image_size: int, num_classes: int, params: ModelParams, stats: NormalizationStats) -> keras.Model:
-    """Raw RGB (0-255) in, class probabilities out; the layer before softmax is ``logits``."""
+def build_model(
+    image_size: int, num_classes: int, params: ModelParams, stats: NormalizationStats, precision: str = "float32"
+) -> keras.Model:
+    """Raw RGB (0-255) in, class probabilities out; the layer before softmax is ``logits``.
+
+    ``precision`` is the Keras dtype policy of the conv and dense layers
+    (``mixed_bfloat16``: bfloat16 maths, float32 weights); preprocessing and
+    the softmax stay float32.
+    """
     regularizer = keras.regularizers.L2(params.l2) if params.l2 > 0 else None
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = inputs
     for layer in preprocessing_layers(stats):
         x = layer(x)
     for number, filters in enumerate(params.conv_filters, start=1):
-        x = keras.layers.Conv2D(filters, params.kernel_size, padding="same", activation="relu", name=f"conv_{number}")(
-            x
-        )
-        x = keras.layers.MaxPooling2D(name=f"pool_{number}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Conv2D(
+            filters, params.kernel_size, padding="same", activation="relu", name=f"conv_{number}", dtype=precision
+        )(x)
+        x = keras.layers.MaxPooling2D(name=f"pool_{number}", dtype=precision)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=precision)(x)
     for number, units in enumerate(params.dense_units, start=1):
-        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{number}")(x)
+        x = keras.layers.Dense(
+            units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{number}", dtype=precision
+        )(x)
         if params.dropout > 0:
-            x = keras.layers.Dropout(params.dropout, name=f"dropout_{number}")(x)
-    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
-    probabilities = keras.layers.Softmax(name="probabilities")(logits)
+            x = keras.layers.Dropout(params.dropout, name=f"dropout_{number}", dtype=precision)(x)
+    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits", dtype=precision)(x)
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
     return keras.Model(inputs, probabilities, name="starrec_cnn")
 
 
@@ -41,6 +51,13 @@ def conv_layer_names(model: keras.Model) -> list[str]:
 def classes_path(model_path) -> Path:
     """The class names saved beside a model: ``<model dir>/classes.json``."""
     return Path(model_path).parent / "classes.json"
+
+
+def save_model(model: keras.Model, classes: list[str], path: Path) -> None:
+    """``model`` to ``path`` and its class names beside it (:func:`classes_path`), each atomically."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+    write_json(classes_path(path), classes)
 
 
 def load_model(path) -> keras.Model:

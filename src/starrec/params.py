@@ -181,6 +181,16 @@ class TrainParams:
     )
     early_stopping_patience: int = param(0, "epochs without val_loss improvement before stopping (0: off)", low=0)
     tensorboard: bool = param(False, "write TensorBoard logs to logs/")
+    precision: str = param(
+        "float32",
+        "float32 | mixed_bfloat16 | mixed_float16 (Keras mixed precision; see README)",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
+    cache: str = param(
+        "auto",
+        "auto (in memory up to 2 GiB of pixels, else none) | memory | disk | none",
+        choices=("auto", "memory", "disk", "none"),
+    )
 
     def validate(self, key):
         if isinstance(self.batch_size, str) and self.batch_size != "full":

@@ -21,3 +21,4 @@ PLOTS = METRICS / "plots"
 PREDICTIONS = METRICS / "predictions.csv"
 VISUALS = Path("visuals")
 TENSORBOARD = Path("logs")
+BACKUPS = Path(".backup")  # per-epoch backups of unfinished runs (git- and DVC-ignored)

@@ -7,7 +7,8 @@ Each example holds ``image`` (raw RGB uint8 bytes, height x width x 3),
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,22 +51,58 @@ def serialize_example(image: np.ndarray, label: int, example_id: str) -> bytes:
     return example.SerializeToString(deterministic=True)  # fixed map order: same bytes, same DVC hash
 
 
-def write_shards(examples: Iterable[tuple[np.ndarray, int, str]], directory: Path, shard_size: int) -> int:
-    """Write ``(image, label, id)`` tuples to ``directory/part-NNNNN.tfrecord``; return the count."""
+def write_serialized_shards(serialized: Iterable[bytes], directory: Path, shard_size: int) -> int:
+    """Write serialized examples to ``directory/part-NNNNN.tfrecord``, ``shard_size`` per file; return the count."""
     directory.mkdir(parents=True, exist_ok=True)
     count, writer = 0, None
     try:
-        for image, label, example_id in examples:
+        for record in serialized:
             if count % shard_size == 0:
                 if writer is not None:
                     writer.close()
                 writer = tf.io.TFRecordWriter(str(directory / SHARD_PATTERN.format(count // shard_size)))
-            writer.write(serialize_example(image, label, example_id))
+            writer.write(record)
             count += 1
     finally:
         if writer is not None:
             writer.close()
     return count
+
+
+def write_shards(examples: Iterable[tuple[np.ndarray, int, str]], directory: Path, shard_size: int) -> int:
+    """Write ``(image, label, id)`` tuples to ``directory/part-NNNNN.tfrecord``; return the count."""
+    return write_serialized_shards(
+        (serialize_example(image, label, example_id) for image, label, example_id in examples), directory, shard_size
+    )
+
+
+def serialized_records(files: str | Path | list[str]) -> Iterator[bytes]:
+    """The serialized examples of a directory's shards (or of the given files), in order, one at a time."""
+    names = shard_files(files) if isinstance(files, (str, Path)) else files
+    return tf.data.TFRecordDataset(names).as_numpy_iterator()
+
+
+def relabel(serialized: bytes, label: int) -> bytes:
+    """The same example with another label (deterministic bytes, as :func:`serialize_example`)."""
+    example = tf.train.Example.FromString(serialized)
+    example.features.feature["label"].int64_list.value[:] = [label]
+    return example.SerializeToString(deterministic=True)
+
+
+def count_records(directory: str | Path) -> int:
+    """How many examples the shards of ``directory`` hold (read, not parsed)."""
+    return int(tf.data.TFRecordDataset(shard_files(directory)).reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def read_labels_and_ids(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Every example's label and id, in order, without decoding the images."""
+    features = {"label": FEATURES["label"], "id": FEATURES["id"]}
+    dataset = tf.data.TFRecordDataset(shard_files(directory)).batch(4096)
+    labels, ids = [np.zeros(0, np.int64)], [np.zeros(0, object)]
+    for batch in dataset.map(lambda s: tf.io.parse_example(s, features)).as_numpy_iterator():
+        labels.append(batch["label"])
+        ids.append(np.asarray([value.decode("utf-8") for value in batch["id"]], dtype=object))
+    return np.concatenate(labels), np.concatenate(ids)
 
 
 def shard_files(directory: str | Path) -> list[str]:
@@ -91,16 +128,12 @@ def read_records(directory: str | Path, image_size: int) -> tf.data.Dataset:
     return dataset.map(lambda s: parse_example(s, image_size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def read_arrays(directory: str | Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All examples of ``directory`` as numpy arrays ``(images, labels, ids)``."""
-    images, labels, ids = [], [], []
-    for example in read_records(directory, image_size).as_numpy_iterator():
-        images.append(example["image"])
-        labels.append(example["label"])
-        ids.append(example["id"].decode("utf-8"))
-    shape = (0, image_size, image_size, 3)
-    return (
-        np.stack(images) if images else np.zeros(shape, np.uint8),
-        np.asarray(labels, dtype=np.int64),
-        np.asarray(ids, dtype=object),
-    )
+def content_hash(*directories: str | Path) -> str:
+    """sha256 over the bytes of every shard of ``directories``: which data a run was given."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        for name in shard_files(directory):
+            with open(name, "rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
+import tensorflow as tf
+
+from starrec.records import SHARD_PATTERN, serialized_records
 
 SPLITS = ("train", "val", "test")
 
@@ -34,3 +40,53 @@ def split_indices(
             for position in picked:
                 chosen[name].extend(members[class_groups[position]])
     return {name: rng.permutation(np.asarray(chosen[name], dtype=np.int64)) for name in SPLITS}
+
+
+def write_splits(records: Path, chosen: dict[str, np.ndarray], directory: Path, shard_size: int) -> None:
+    """Copy every example of ``records`` (by its index) into ``directory/<split>/``, in the
+    split's shuffled order, ``shard_size`` per shard, holding one shard in memory at a time.
+
+    The records are read once and each goes to a scratch file of its output
+    shard; each scratch file is then put in order and written as that shard.
+    """
+    n = sum(len(indices) for indices in chosen.values())
+    split_of, position = np.full(n, -1), np.zeros(n, np.int64)
+    for number, name in enumerate(SPLITS):
+        split_of[chosen[name]] = number
+        position[chosen[name]] = np.arange(len(chosen[name]))
+    shard_of = position // shard_size
+    scratch = directory / "scratch"
+    scratch.mkdir(parents=True)
+    writers: dict[tuple[int, int], tf.io.TFRecordWriter] = {}
+    try:
+        for index, record in enumerate(serialized_records(records)):
+            key = (int(split_of[index]), int(shard_of[index]))
+            if key not in writers:
+                writers[key] = tf.io.TFRecordWriter(str(scratch / f"{key[0]}-{key[1]}.tfrecord"))
+            writers[key].write(record)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for number, name in enumerate(SPLITS):
+        (directory / name).mkdir()
+        for shard in range(-(-len(chosen[name]) // shard_size)):
+            members = np.flatnonzero((split_of == number) & (shard_of == shard))
+            records_in_order = [
+                record
+                for _, record in sorted(
+                    zip(position[members], serialized_records([str(scratch / f"{number}-{shard}.tfrecord")]))
+                )
+            ]
+            with tf.io.TFRecordWriter(str(directory / name / SHARD_PATTERN.format(shard))) as writer:
+                for record in records_in_order:
+                    writer.write(record)
+    shutil.rmtree(scratch)
+
+
+def split_counts(labels: np.ndarray, chosen: dict[str, np.ndarray], classes: list[str]) -> list[dict]:
+    """Rows of (split, class, count) for every split and class, zeros included."""
+    return [
+        {"split": name, "class": cls, "count": int(np.sum(labels[chosen[name]] == label))}
+        for name in SPLITS
+        for label, cls in enumerate(classes)
+    ]

@@ -157,9 +157,21 @@ def misclassified(
     return np.asarray([position[i] for i in wrong["id"]], dtype=np.int64), captions
 
 
+def images_at(examples: tf.data.Dataset, positions: np.ndarray) -> np.ndarray:
+    """The images at ``positions`` of a stream of examples, in that order (read until all are found)."""
+    wanted, found = set(positions.tolist()), {}
+    for index, example in enumerate(examples.as_numpy_iterator()):
+        if len(found) == len(wanted):
+            break
+        if index in wanted:
+            found[index] = example["image"]
+    shape = examples.element_spec["image"].shape
+    return np.stack([found[p] for p in positions.tolist()]) if len(positions) else np.zeros((0, *shape), np.uint8)
+
+
 def write_visuals(
     model: keras.Model,
-    images: np.ndarray,
+    examples: tf.data.Dataset,
     labels: np.ndarray,
     ids: np.ndarray,
     classes: list[str],
@@ -173,10 +185,14 @@ def write_visuals(
 
     Per conv layer: activations and activation gradients of ``n_images`` test
     images (one per class first); the first layer's filters; saliency; the
-    misclassified images; images per class and split.
+    misclassified images; images per class and split. Only the pictured
+    images are held in memory.
     """
     chosen = pick_examples(labels, n_images)
-    seen = trace(model, images[chosen])
+    wrong, captions = misclassified(predictions, ids)
+    pictured = images_at(examples, np.concatenate([chosen, wrong]))
+    images, wrong_images = pictured[: len(chosen)], pictured[len(chosen) :]
+    seen = trace(model, images)
     rows = [f"{classes[labels[i]]} → {classes[p]}" for i, p in zip(chosen, seen.predicted)]
     ranges = {}
     for layer, activations in seen.activations.items():
@@ -203,9 +219,8 @@ def write_visuals(
     filter_grid(
         model.get_layer(first_conv).get_weights()[0], f"{first_conv} filters", out / f"filters_{first_conv}.png"
     )
-    image_grid(images[chosen], rows, "Saliency |dS/dx| of the predicted class", out / "saliency.png", seen.saliency)
-    wrong, captions = misclassified(predictions, ids)
-    image_grid(images[wrong], captions, f"Misclassified test images ({len(wrong)} shown)", out / "misclassified.png")
+    image_grid(images, rows, "Saliency |dS/dx| of the predicted class", out / "saliency.png", seen.saliency)
+    image_grid(wrong_images, captions, f"Misclassified test images ({len(wrong)} shown)", out / "misclassified.png")
     class_count_bars(split_counts, out / "split_counts.png")
     write_json(out / "ranges.json", ranges)
     return ranges

@@ -1,0 +1,126 @@
+"""Resume an interrupted training at its last finished epoch.
+
+After every epoch :class:`EpochBackup` writes one file, ``<directory>/backup.npz``,
+atomically: the model's variables (weights and the dropout layers' random
+states, which a ``.keras`` file does not keep), the optimiser's variables
+(step count, momentum deltas), the early-stopping state and the history so
+far, under a fingerprint of everything that determines the run. A run with
+the same fingerprint restores it and goes on with the next epoch; with the
+epoch-seeded shuffling of :func:`starrec.datasets.training_batches` it ends
+with the same weights as an uninterrupted run. Another fingerprint discards it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from starrec.atomic import atomic_path
+
+BACKUP_FILE = "backup.npz"
+
+
+def fingerprint(*parts) -> str:
+    """sha256 of the parts' ``repr`` (params dataclasses, counts, statistics, data hashes)."""
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Backup:
+    """The state after ``epoch`` finished epochs."""
+
+    epoch: int
+    history: dict[str, list[float]]
+    model: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    early_stopping: dict = field(default_factory=dict)
+    best_weights: list[np.ndarray] | None = None
+
+
+def load_backup(directory: Path, expected: str) -> Backup | None:
+    """The backup in ``directory`` if its fingerprint is ``expected``; else None (and it is removed)."""
+    path = directory / BACKUP_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        state = json.loads(str(saved["state"]))
+        if state["fingerprint"] != expected:
+            shutil.rmtree(directory)
+            return None
+
+        def arrays(prefix: str) -> list[np.ndarray]:
+            return [saved[f"{prefix}_{i}"] for i in range(state["counts"][prefix])]
+
+        best = arrays("best") if state["counts"]["best"] else None
+        return Backup(
+            state["epoch"], state["history"], arrays("model"), arrays("optimizer"), state["early_stopping"], best
+        )
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """Writes the backup after every epoch; restores ``restored`` (if any) when training begins.
+
+    Put it after the :class:`keras.callbacks.EarlyStopping` it saves, so that
+    its ``on_train_begin`` runs after that callback's reset.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        expected: str,
+        restored: Backup | None,
+        early_stopping: keras.callbacks.EarlyStopping | None,
+    ):
+        super().__init__()
+        self.directory, self.expected, self.restored = directory, expected, restored
+        self.early_stopping = early_stopping
+        self.history = {name: list(values) for name, values in restored.history.items()} if restored else {}
+
+    def on_train_begin(self, logs=None):
+        backup = self.restored
+        if backup is None:
+            return
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        for variable, value in zip(self.model.variables, backup.model):
+            variable.assign(value)
+        for variable, value in zip(optimizer.variables, backup.optimizer):
+            variable.assign(value)
+        if self.early_stopping is not None and backup.early_stopping:
+            for name, value in backup.early_stopping.items():
+                setattr(self.early_stopping, name, value)
+            self.early_stopping.best_weights = backup.best_weights
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        stopping = self.early_stopping
+        state = {
+            "fingerprint": self.expected,
+            "epoch": epoch + 1,
+            "history": self.history,
+            "early_stopping": {}
+            if stopping is None
+            else {
+                "wait": stopping.wait,
+                "best": None if stopping.best is None else float(stopping.best),
+                "best_epoch": stopping.best_epoch,
+            },
+        }
+        arrays = {
+            "model": [v.numpy() for v in self.model.variables],
+            "optimizer": [v.numpy() for v in self.model.optimizer.variables],
+            "best": [] if stopping is None or stopping.best_weights is None else list(stopping.best_weights),
+        }
+        state["counts"] = {prefix: len(values) for prefix, values in arrays.items()}
+        flat = {f"{prefix}_{i}": value for prefix, values in arrays.items() for i, value in enumerate(values)}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.directory / BACKUP_FILE) as temporary, open(temporary, "wb") as stream:
+            np.savez(stream, state=np.asarray(json.dumps(state)), **flat)

@@ -1,0 +1,50 @@
+"""A training interrupted after an epoch resumes there and ends exactly as an uninterrupted one."""
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import fit_arrays, replace
+from starrec.datasets import from_arrays
+from starrec.resume import BACKUP_FILE
+
+
+class Crash(keras.callbacks.Callback):
+    """Dies at the end of one epoch, after the backup was written (like a kill between epochs)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("patience", [0, 2])
+def test_resumed_training_ends_with_the_same_weights_and_history(tmp_path, tiny_params, tiny_arrays, patience):
+    images, labels = tiny_arrays
+    params = replace(tiny_params, "model", dropout=0.3)  # the dropout masks must continue too
+    params = replace(params, "train", epochs=5, early_stopping_patience=patience)
+    validation = {"val_examples": from_arrays(images[::3], labels[::3])}
+    straight, straight_history = fit_arrays(params, images, labels, **validation)
+    with pytest.raises(KeyboardInterrupt):
+        fit_arrays(params, images, labels, backup_dir=tmp_path, callbacks=[Crash(2)], **validation)
+    assert (tmp_path / BACKUP_FILE).is_file()
+    resumed, resumed_history = fit_arrays(params, images, labels, backup_dir=tmp_path, **validation)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert resumed_history.history == straight_history.history
+    assert not tmp_path.exists()  # a finished fit leaves no backup
+
+
+def test_a_backup_of_other_params_is_discarded(tmp_path, tiny_params, tiny_arrays):
+    params = replace(tiny_params, "train", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        fit_arrays(params, *tiny_arrays, backup_dir=tmp_path, callbacks=[Crash(0)])
+    other = replace(params, "train", momentum=0.5)
+    straight, _ = fit_arrays(other, *tiny_arrays)
+    resumed, history = fit_arrays(other, *tiny_arrays, backup_dir=tmp_path)
+    assert len(history.epoch) == 3
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
