@@ -57,7 +57,7 @@ def _model(params: Params, images: np.ndarray, num_classes: int) -> keras.Model:
 
 
 def project_rate(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int, scratch: Path) -> float:
-    records = scratch / f"speed-{images.shape[1]}"
+    records = scratch / f"speed-{images.shape[1]}-{len(images)}"
     if not records.exists():
         write_shards(zip(images, labels, (str(i) for i in range(len(labels)))), records, 1000)
     times = EpochTimes()
@@ -113,7 +113,7 @@ def measure(params: Params, images: np.ndarray, labels: np.ndarray, num_classes:
         "keras_fit": keras_fit_rate(params, images, labels, num_classes),
         "bare_step": bare_step_rate(params, images, labels, num_classes),
     }
-    rates = {name: round(value, 1) for name, value in rates.items()}
+    rates = {name: round(value, 2) for name, value in rates.items()}
     return {
         "images_per_s": rates,
         "project_vs_keras_fit": round(rates["project"] / rates["keras_fit"], 3),

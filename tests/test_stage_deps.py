@@ -154,3 +154,9 @@ def test_the_analysis_sees_a_section_through_the_function_it_is_handed_to():
     script = ROOT / "stages" / "download.py"
     read = params_read(script, closure(script))
     assert "data.sha256" in read and "data.classes" not in read and "seed" in read
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_scripts_are_wiring_of_at_most_40_lines(name):
+    lines = stage_script(STAGES[name]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 40, f"stages/{name}.py has {len(lines)} lines; move logic into src/starrec"

@@ -16,7 +16,7 @@ PER_CLASS_BARS = ("precision", "recall", "f1")
 
 
 def predict_labels(
-    model: keras.Model, examples: tf.data.Dataset, batch_size: int = 256
+    model: keras.Model, examples: tf.data.Dataset, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, class probabilities) for every example, in order."""
     labels, probabilities = [], []

@@ -182,9 +182,9 @@ class TrainParams:
     early_stopping_patience: int = param(0, "epochs without val_loss improvement before stopping (0: off)", low=0)
     tensorboard: bool = param(False, "write TensorBoard logs to logs/")
     precision: str = param(
-        "float32",
-        "float32 | mixed_bfloat16 | mixed_float16 (Keras mixed precision; see README)",
-        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        "auto",
+        "auto (mixed_bfloat16 on a CPU with bfloat16, else float32) | float32 | mixed_bfloat16 | mixed_float16",
+        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
     )
     cache: str = param(
         "auto",

@@ -14,6 +14,7 @@ from dvclive.keras import DVCLiveCallback
 
 from starrec.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
 from starrec.errors import StarrecError
+from starrec.hardware import resolve_precision
 from starrec.model import build_model
 from starrec.optim import make_optimizer
 from starrec.params import ModelParams, TrainParams
@@ -113,9 +114,10 @@ def fit(
     image_size = train_examples.element_spec["image"].shape[0]
     batch_size = resolve_batch_size(train_params.batch_size, n_train)
     steps = steps_per_epoch(train_params, n_train)
-    model = build_model(image_size, num_classes, model_params, stats, train_params.precision)
+    precision = resolve_precision(train_params.precision)
+    model = build_model(image_size, num_classes, model_params, stats, precision)
     optimizer = make_optimizer(train_params, steps)
-    if train_params.precision == "mixed_float16":
+    if precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
@@ -135,6 +137,8 @@ def fit(
         restored = load_backup(backup_dir, expected)
         all_callbacks.append(EpochBackup(backup_dir, expected, restored, early_stopping))
     first_epoch = restored.epoch if restored else 0
+    if verbose:
+        print(f"training in {precision} (train.precision: {train_params.precision})")
     if restored and verbose:
         print(f"resuming after epoch {first_epoch} from the backup in {backup_dir}")
     for callback in callbacks:
