@@ -61,3 +61,12 @@ def test_pictures_are_non_blank_pngs(tmp_path, tiny_params, tiny_arrays):
     for name in ("maps", "filters", "saliency", "empty", "bars"):
         pixels = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"), dtype=float)
         assert pixels.std() > 5, name
+
+
+def test_a_mixed_precision_model_is_pictured_in_float32(tmp_path, tiny_params, tiny_arrays):
+    stats = NormalizationStats(True, (100.0,), (900.0,))
+    model = build_model(16, 3, tiny_params.model, stats, precision="mixed_bfloat16")
+    seen = trace(model, tiny_arrays[0][:2])
+    assert {a.dtype for a in (*seen.activations.values(), *seen.gradients.values())} == {np.dtype("float32")}
+    map_grid(seen.activations["conv_1"], ["a", "b"], "t", tmp_path / "maps.png", 4, "viridis")
+    assert (tmp_path / "maps.png").stat().st_size > 0

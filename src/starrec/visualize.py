@@ -57,8 +57,8 @@ def trace(model: keras.Model, images: np.ndarray) -> Trace:
     gradients = tape.gradient(score, [x, *watched.values()])
     del tape
     return Trace(
-        activations={name: value.numpy() for name, value in watched.items()},
-        gradients={name: g.numpy() for name, g in zip(watched, gradients[1:])},
+        activations={name: value.numpy().astype(np.float32) for name, value in watched.items()},
+        gradients={name: g.numpy().astype(np.float32) for name, g in zip(watched, gradients[1:])},
         saliency=np.abs(gradients[0].numpy()).max(axis=-1),
         predicted=predicted.numpy(),
     )
