@@ -21,12 +21,10 @@ import numpy as np
 import tensorflow as tf
 
 from starrec.datasets import steps_per_epoch
-from starrec.model import build_model
-from starrec.optim import make_optimizer
 from starrec.params import Params
 from starrec.preprocess import normalization_stats
 from starrec.records import read_records, write_shards
-from starrec.training import fit, set_determinism
+from starrec.training import compiled_model, fit, set_determinism
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -48,12 +46,8 @@ def _rate(n_images: int, seconds: list[float]) -> float:
 def _model(params: Params, images: np.ndarray, num_classes: int) -> keras.Model:
     set_determinism(params.seed)
     stats = normalization_stats([images], params.augment.grayscale)
-    model = build_model(images.shape[1], num_classes, params.model, stats, params.train.precision)
-    optimizer = make_optimizer(params.train, steps_per_epoch(params.train, len(images)))
-    if params.train.precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy())
-    return model
+    steps = steps_per_epoch(params.train, len(images))
+    return compiled_model(images.shape[1], num_classes, stats, params.model, params.train, steps)
 
 
 def project_rate(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int, scratch: Path) -> float:

@@ -88,6 +88,29 @@ class LiveMetrics(DVCLiveCallback):
         self.on_epoch_end(epoch, logs)
 
 
+def compiled_model(
+    image_size: int,
+    num_classes: int,
+    stats: NormalizationStats,
+    model_params: ModelParams,
+    train_params: TrainParams,
+    steps_per_epoch: int,
+) -> keras.Model:
+    """A fresh model in ``train.precision`` (``auto`` resolved), compiled with the lecture's optimiser,
+    cross-entropy and accuracy; under ``mixed_float16`` the optimiser scales the loss."""
+    precision = resolve_precision(train_params.precision)
+    model = build_model(image_size, num_classes, model_params, stats, precision)
+    optimizer = make_optimizer(train_params, steps_per_epoch)
+    if precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
 def fit(
     train_examples: tf.data.Dataset,
     n_train: int,
@@ -114,16 +137,7 @@ def fit(
     image_size = train_examples.element_spec["image"].shape[0]
     batch_size = resolve_batch_size(train_params.batch_size, n_train)
     steps = steps_per_epoch(train_params, n_train)
-    precision = resolve_precision(train_params.precision)
-    model = build_model(image_size, num_classes, model_params, stats, precision)
-    optimizer = make_optimizer(train_params, steps)
-    if precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    model = compiled_model(image_size, num_classes, stats, model_params, train_params, steps)
     all_callbacks = [DivergenceGuard(train_params), ScheduleLogger()]
     early_stopping = None
     if train_params.early_stopping_patience > 0 and val_examples is not None:
@@ -138,7 +152,7 @@ def fit(
         all_callbacks.append(EpochBackup(backup_dir, expected, restored, early_stopping))
     first_epoch = restored.epoch if restored else 0
     if verbose:
-        print(f"training in {precision} (train.precision: {train_params.precision})")
+        print(f"training in {resolve_precision(train_params.precision)} (train.precision: {train_params.precision})")
     if restored and verbose:
         print(f"resuming after epoch {first_epoch} from the backup in {backup_dir}")
     for callback in callbacks:
