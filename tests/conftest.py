@@ -45,9 +45,22 @@ def tiny_params():
     )
 
 
+def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None):
+    """Parsed-example dicts from in-memory arrays (the structure of records.read_records).
+
+    ``ids`` default to the example's position as a string.
+    """
+    import tensorflow as tf
+
+    if ids is None:
+        ids = tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))
+    else:
+        ids = tf.constant([str(i) for i in ids])
+    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels, "id": ids})
+
+
 def fit_arrays(params, images, labels, **options):
     """Train on in-memory arrays with ``params`` (statistics from the images); returns (model, history)."""
-    from starrec.datasets import from_arrays
     from starrec.preprocess import normalization_stats
     from starrec.training import fit
 

@@ -4,8 +4,8 @@ import dataclasses
 
 import numpy as np
 
+from conftest import from_arrays
 from starrec.augment import augment_image, with_augmented_copies
-from starrec.datasets import from_arrays
 from starrec.params import AugmentParams
 
 

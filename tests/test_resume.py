@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import fit_arrays, replace
-from starrec.datasets import from_arrays
+from conftest import fit_arrays, from_arrays, replace
 from starrec.resume import BACKUP_FILE
 
 

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from conftest import read_arrays
+from conftest import from_arrays, read_arrays
 from starrec import kfold
-from starrec.datasets import from_arrays
 from starrec.kfold import FoldScore, KFoldError, cross_validate, fold_indices, summarize_folds
 from starrec.records import write_shards
 from starrec.splits import split_counts, split_indices, write_splits

@@ -2,8 +2,7 @@
 
 import tensorflow as tf
 
-from conftest import fit_arrays
-from starrec.datasets import from_arrays
+from conftest import fit_arrays, from_arrays
 from starrec.tensorboard import tensorboard_callbacks
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import fit_arrays as train
-from conftest import replace
-from starrec.datasets import from_arrays, resolve_batch_size
+from conftest import from_arrays, replace
+from starrec.datasets import resolve_batch_size
 from starrec.evaluation import predict_labels
 from starrec.model import build_model, load_model
 from starrec.params import MomentumSchedule

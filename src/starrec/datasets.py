@@ -39,18 +39,6 @@ def cache_mode(cache: str, n_examples: int, image_size: int) -> str:
     return "memory" if n_examples * image_size * image_size * 3 <= CACHE_IN_MEMORY_UP_TO else "none"
 
 
-def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None) -> tf.data.Dataset:
-    """Parsed-example dicts from in-memory arrays (same structure as records.read_records).
-
-    ``ids`` default to the example's position as a string.
-    """
-    if ids is None:
-        ids = tf.strings.as_string(tf.range(len(labels), dtype=tf.int64))
-    else:
-        ids = tf.constant([str(i) for i in ids])
-    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels, "id": ids})
-
-
 def _pairs(examples: tf.data.Dataset) -> tf.data.Dataset:
     return examples.map(lambda example: (example["image"], example["label"]), num_parallel_calls=tf.data.AUTOTUNE)
 
