@@ -20,10 +20,13 @@ def atomic_path(final: str | Path):
 
     Works for files and for directories (whatever the body creates at the
     temporary path). On an exception the temporary path is removed and
-    ``final`` is left as it was.
+    ``final`` is left as it was. Temporary paths that a killed run left
+    beside ``final`` are removed first.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob(f".{final.name}.*.tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     target = temporary / final.name
     try:

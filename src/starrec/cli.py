@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             print(render_params_yaml(), end="")
             return 0
         return _predict(args)
-    except (StarrecError, FileNotFoundError) as error:
+    except StarrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -3,3 +3,7 @@
 
 class StarrecError(Exception):
     """A problem with the user's params or data; its message says what to change."""
+
+
+class MissingInput(StarrecError, FileNotFoundError):
+    """An input that an earlier stage (or the user) should have made is not there."""

@@ -104,6 +104,10 @@ class FacesParams:
     margin: float = param(0.2, "extra border around a face, as a fraction of its size", low=0.0, high=1.0)
     multiple: str = param("largest", "largest | all", choices=("largest", "all"))
 
+    def validate(self, key):
+        if self.detect and not _cascade_path(self.cascade).is_file():
+            _fail(f"{key}.cascade", f"no such cascade {self.cascade!r} (a file of OpenCV's data folder, or a path)")
+
 
 @dataclass(frozen=True)
 class ImageParams:
@@ -121,6 +125,15 @@ class SplitParams:
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             _fail(key, f"train + val + test = {total:g}; they must sum to 1")
+
+
+def _cascade_path(name: str) -> Path:
+    """``name`` itself if it is a file, else the file of that name in OpenCV's data folder."""
+    if Path(name).is_file():
+        return Path(name)
+    import cv2
+
+    return Path(cv2.data.haarcascades) / name
 
 
 def _check_factor_range(key: str, factors: list[float] | None) -> None:
@@ -220,6 +233,15 @@ class Params:
     train: TrainParams = section(TrainParams, "SGD with momentum, as in the lecture")
     kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
     visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
+
+    def validate(self, key):
+        blocks = len(self.model.conv_filters)
+        if self.image.size >> blocks < 1:
+            _fail(
+                "model.conv_filters",
+                f"{blocks} conv + max-pool blocks halve image.size = {self.image.size} to nothing; "
+                f"use at most {self.image.size.bit_length() - 1} blocks or a larger image.size",
+            )
 
 
 def _type_name(annotation) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from starrec.errors import MissingInput
 from starrec.images import RejectedImage
 from starrec.ingest import prepare_photo
 from starrec.model import classes_path, load_model
@@ -24,7 +25,7 @@ def predict_photos(photos: list[Path], model_path: Path, params_path: Path, top_
     A photo that cannot be read gives ``{"photo", "error"}``; the others are still predicted.
     """
     if not Path(model_path).is_file():
-        raise FileNotFoundError(f"{model_path}: no trained model; run `dvc repro` (or `make run`) first")
+        raise MissingInput(f"{model_path}: no trained model; run `dvc repro` (or `make run`) first")
     params = load_params(params_path)
     model = load_model(model_path)
     classes = json.loads(classes_path(model_path).read_text(encoding="utf-8"))

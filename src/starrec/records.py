@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from starrec.errors import MissingInput
+
 SHARD_PATTERN = "part-{:05d}.tfrecord"
 
 FEATURES = {
@@ -109,7 +111,7 @@ def shard_files(directory: str | Path) -> list[str]:
     """The shard files of ``directory`` in order; an error names an empty directory."""
     files = sorted(str(path) for path in Path(directory).glob("part-*.tfrecord"))
     if not files:
-        raise FileNotFoundError(f"{directory}: no TFRecord shards (part-*.tfrecord); run the earlier stages")
+        raise MissingInput(f"{directory}: no TFRecord shards (part-*.tfrecord); run the earlier stages")
     return files
 
 
