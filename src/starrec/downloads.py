@@ -23,11 +23,8 @@ class DownloadError(StarrecError, RuntimeError):
 
 def sha256_of(path: str | Path) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _stream(url: str, destination: Path, timeout: float) -> None:

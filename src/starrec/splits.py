@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from starrec.records import SHARD_PATTERN, serialized_records
+from starrec.records import serialized_records, write_serialized_shards
 
 SPLITS = ("train", "val", "test")
 
@@ -67,19 +67,15 @@ def write_splits(records: Path, chosen: dict[str, np.ndarray], directory: Path, 
     finally:
         for writer in writers.values():
             writer.close()
-    for number, name in enumerate(SPLITS):
-        (directory / name).mkdir()
-        for shard in range(-(-len(chosen[name]) // shard_size)):
+
+    def in_order(number: int, shards: int):
+        for shard in range(shards):
             members = np.flatnonzero((split_of == number) & (shard_of == shard))
-            records_in_order = [
-                record
-                for _, record in sorted(
-                    zip(position[members], serialized_records([str(scratch / f"{number}-{shard}.tfrecord")]))
-                )
-            ]
-            with tf.io.TFRecordWriter(str(directory / name / SHARD_PATTERN.format(shard))) as writer:
-                for record in records_in_order:
-                    writer.write(record)
+            bucket = serialized_records([str(scratch / f"{number}-{shard}.tfrecord")])
+            yield from (record for _, record in sorted(zip(position[members], bucket)))
+
+    for number, name in enumerate(SPLITS):
+        write_serialized_shards(in_order(number, -(-len(chosen[name]) // shard_size)), directory / name, shard_size)
     shutil.rmtree(scratch)
 
 

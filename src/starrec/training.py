@@ -168,6 +168,7 @@ def fit(
                 train_examples,
                 batch_size,
                 seed,
+                # at least one epoch, so that Keras can build the model even when all were restored
                 range(first_epoch, max(first_epoch + 1, train_params.epochs)),
                 cache,
                 Path(scratch) / "train",
