@@ -1,5 +1,7 @@
 """Every file people really have is either ingested or rejected with a reason."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ from PIL import Image
 
 from conftest import read_arrays, save_image
 from starrec.images import MAX_PIXELS, RejectedImage, decode_image
-from starrec.ingest import IngestError, ingest, summary
+from starrec.ingest import IngestError, _examples, ingest, summary
 from starrec.manifest import sha256_by_id
 from starrec.params import DataParams, FacesParams
 
@@ -34,11 +36,31 @@ def test_formats_and_modes_decode_to_rgb(tmp_path, name, make):
     assert abs(int(pixels[..., 0].mean()) - 200) <= 6 and pixels[..., 1].mean() < 12
 
 
-def test_grayscale_and_16_bit(tmp_path):
-    Image.fromarray(np.full((4, 5), 90, np.uint8)).save(tmp_path / "g.png")
-    assert decode_image(tmp_path / "g.png")[0, 0].tolist() == [90, 90, 90]
-    Image.fromarray(np.full((4, 5), 65535, np.uint16)).save(tmp_path / "deep.png")
-    assert decode_image(tmp_path / "deep.png")[0, 0].tolist() == [255, 255, 255]
+@pytest.mark.parametrize(
+    "name, pixels, expected",
+    [
+        ("gray.png", np.full((4, 5), 90, np.uint8), 90),
+        ("white16.png", np.full((4, 5), 65535, np.uint16), 255),
+        ("dark16.png", np.full((4, 5), 200, np.uint16), 1),  # 16-bit 200 is dark, not 8-bit 200
+        ("mid16.tif", np.full((4, 5), 32768, np.uint16), 128),
+        ("int32.tif", np.full((4, 5), 1000, np.int32), 4),  # mode I: 0-65535, like a 16-bit PNG
+        ("over.tif", np.full((4, 5), 100_000, np.int32), 255),
+        ("float.tif", np.full((4, 5), 0.5, np.float32), 128),  # mode F: 0.0-1.0
+        ("float_over.tif", np.full((4, 5), 3.0, np.float32), 255),
+    ],
+)
+def test_pixel_values_are_read_by_the_modes_range(tmp_path, name, pixels, expected):
+    Image.fromarray(pixels).save(tmp_path / name)
+    assert decode_image(tmp_path / name)[0, 0].tolist() == [expected] * 3
+
+
+def test_a_transparency_colour_is_composited_on_white(tmp_path):
+    pixels = np.full((4, 4), 40, np.uint8)
+    pixels[0] = 7
+    Image.fromarray(pixels).save(tmp_path / "l.png", transparency=7)
+    assert Image.open(tmp_path / "l.png").mode == "L"
+    decoded = decode_image(tmp_path / "l.png")
+    assert decoded[0, 0].tolist() == [255, 255, 255] and decoded[1, 0].tolist() == [40, 40, 40]
 
 
 def test_transparency_is_composited_on_white(tmp_path):
@@ -118,6 +140,31 @@ def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
         ["bob/nested/deeper/ok1.jpg", "anna maría/ok 0.png", "anna maría/ok 2.png"],
     )
     assert hashes[1] == hashes[2] != hashes[0]  # the same pixels saved twice are the same file
+
+
+def test_litter_unsafe_names_and_unreadable_files_never_crash_ingest(tmp_path):
+    raw = tmp_path / "raw"
+    for index in range(2):
+        save_image(raw / "ann" / f"{index}.png", RED)
+        save_image(raw / "bob" / f"{index}.png", RED[::-1])
+    for litter in ("__MACOSX/ann/1.png", "ann/@eaDir/0.png/thumb.png", "ann/._0.png", "$RECYCLE.BIN/x.png"):
+        save_image(raw / litter, RED)
+    save_image(raw / "bob" / os.fsdecode(b"caf\xe9.png"), RED)
+    rejected = []  # a file listed, then gone (or unreadable) when ingest reads it
+    assert _examples(raw / "bob" / "vanished.png", raw, "bob", FacesParams(), 16, rejected) == []
+    assert rejected == [
+        {"source": "bob/vanished.png", "class": "bob", "reason": "unreadable: No such file or directory"}
+    ]
+    result = ingest(raw, DataParams(min_images_per_class=2), FacesParams(), 16, tmp_path / "interim", shard_size=4)
+    assert result.classes == ["ann", "bob"]
+    assert sorted(row["id"] for row in result.manifest) == [
+        "ann/0.png",
+        "ann/1.png",
+        "bob/0.png",
+        "bob/1.png",
+    ]
+    assert result.rejected == [{"source": "bob/caf%E9.png", "class": "bob", "reason": "file name is not valid UTF-8"}]
+    assert "caf%E9.png" in (tmp_path / "interim" / "rejected.csv").read_text()
 
 
 def test_class_selection_rules(tmp_path):

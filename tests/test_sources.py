@@ -1,8 +1,13 @@
 """Every data.source ends as <class>/<images>; downloads and archives are handled safely."""
 
+import dataclasses
 import hashlib
 import http.server
 import io
+import os
+import ssl
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -15,7 +20,7 @@ from conftest import save_image
 from starrec.archives import UnsafeArchiveError, extract_archive
 from starrec.downloads import DownloadError, download
 from starrec.params import DataParams
-from starrec.sources import SourceError, fetch_source
+from starrec.sources import SourceError, fetch_source, write_renamed
 
 
 def test_digits_are_written_offline(tmp_path):
@@ -41,7 +46,7 @@ def test_folder_is_copied_and_links_out_are_not_followed(tmp_path):
     (source / "ann" / "link.png").symlink_to(outside / "s.png")
     (source / "ann" / "dirlink").symlink_to(outside)
     (source / "ann" / "inside.png").symlink_to(source / "ann" / "sub" / "1.png")
-    skipped = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    skipped = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw").skipped
     copied = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert copied == ["ann/inside.png", "ann/sub/1.png"]
     assert sorted(Path(p).name for p in skipped) == ["dirlink", "link.png"]
@@ -76,18 +81,25 @@ def png_bytes(tmp_path) -> bytes:
     return save_image(tmp_path / "p.png", np.full((4, 4, 3), 7, np.uint8)).read_bytes()
 
 
-@pytest.fixture
-def server(tmp_path):
-    """Serves ``files`` on 127.0.0.1; a name in ``drop_once`` closes the connection the first time."""
-    files, drop_once = {}, set()
+def serve(files: dict, drop_once: set, requests: list, tls_context=None):
+    """An HTTP(S) server on 127.0.0.1 in a thread: ``files`` maps a path to bytes, or to
+    ``Redirect(url)``; a name in ``drop_once`` closes the connection the first time; every
+    requested path is appended to ``requests``."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             name = self.path.lstrip("/")
+            requests.append(name)
             if name not in files:
                 self.send_error(404)
                 return
             body = files[name]
+            if isinstance(body, Redirect):
+                self.send_response(302)
+                self.send_header("Location", body.url)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -101,9 +113,23 @@ def server(tmp_path):
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", files, drop_once
+    if tls_context is not None:
+        httpd.socket = tls_context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    scheme = "https" if tls_context else "http"
+    return f"{scheme}://127.0.0.1:{httpd.server_address[1]}", httpd
+
+
+@dataclasses.dataclass
+class Redirect:
+    url: str
+
+
+@pytest.fixture
+def server():
+    files, drop_once, requests = {}, set(), []
+    url, httpd = serve(files, drop_once, requests)
+    yield url, files, drop_once
     httpd.shutdown()
 
 
@@ -160,7 +186,7 @@ def test_hostile_or_invalid_archives_are_refused_and_write_nothing(tmp_path, arc
     (tmp_path / "bad").write_bytes(archive)
     target = tmp_path / "deep" / "target"
     with pytest.raises(UnsafeArchiveError, match=message):
-        extract_archive(tmp_path / "bad", target)
+        extract_archive(tmp_path / "bad", target, DataParams())
     assert not (tmp_path / "evil.png").exists() and not (tmp_path / "deep" / "evil.png").exists()
     assert list(target.rglob("*")) == []
 
@@ -173,7 +199,7 @@ def test_zip_symlink_member_is_refused(tmp_path):
         bundle.writestr(info, "/etc/passwd")
     (tmp_path / "a.zip").write_bytes(buffer.getvalue())
     with pytest.raises(UnsafeArchiveError, match="symbolic link"):
-        extract_archive(tmp_path / "a.zip", tmp_path / "t")
+        extract_archive(tmp_path / "a.zip", tmp_path / "t", DataParams())
 
 
 def make_fake_lfw(home: Path):
@@ -205,3 +231,165 @@ def test_lfw_missing_offline_says_where_it_is_expected(tmp_path, monkeypatch):
 
 def _no_network(*args, **kwargs):
     raise OSError("network unreachable")
+
+
+def test_folder_litter_is_not_copied_and_unsafe_names_are_renamed(tmp_path):
+    source, pixels = tmp_path / "photos", np.zeros((4, 4, 3), np.uint8)
+    for litter in (
+        "__MACOSX/ann/._1.png",
+        "ann/._1.png",
+        "ann/@eaDir/1.png/SYNOPHOTO_THUMB_M.png",
+        "ann/.AppleDouble/1.png",
+        "$RECYCLE.BIN/old.png",
+        "System Volume Information/x.png",
+        "ann/Thumbs.db",
+        "ann/desktop.ini",
+        "ann/.DS_Store",
+        "lost+found/1.png",
+    ):
+        (source / litter).parent.mkdir(parents=True, exist_ok=True)
+        (source / litter).write_bytes(b"\0\1")
+    save_image(source / "ann" / "1.png", pixels)
+    latin1 = os.fsdecode(b"Jos\xe9")  # a name written on a latin-1 system
+    save_image(source / latin1 / f"{latin1}.png", pixels)
+    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    copied = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
+    assert copied == ["Jos%E9/Jos%E9.png", "ann/1.png"]
+    assert fetched.renamed == {"Jos%E9/Jos%E9.png": "Jos\\xe9/Jos\\xe9.png"}
+    assert fetched.notes() == ["renamed (name not valid UTF-8): Jos\\xe9/Jos\\xe9.png -> Jos%E9/Jos%E9.png"]
+    write_renamed(fetched, tmp_path / "raw")
+    assert (
+        tmp_path / "raw" / "renamed.csv"
+    ).read_text() == "stored,original\nJos%E9/Jos%E9.png,Jos\\xe9/Jos\\xe9.png\n"
+
+
+def test_archive_litter_is_skipped_and_unsafe_tar_names_are_renamed(tmp_path):
+    image = png_bytes(tmp_path)
+    members = {
+        "wrap/__MACOSX/ann/._1.png": b"x",
+        "wrap/ann/1.png": image,
+        "wrap/ann/._1.png": b"x",
+        "wrap/bob/Thumbs.db": b"x",
+        "wrap/README.txt": b"x",
+        os.fsdecode(b"wrap/bob/\xe9.png"): image,
+    }
+    (tmp_path / "a.tgz").write_bytes(tar_bytes(members))
+    renamed = extract_archive(tmp_path / "a.tgz", tmp_path / "raw", DataParams())
+    extracted = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
+    assert extracted == ["ann/1.png", "bob/%E9.png"]
+    assert renamed == {"bob/%E9.png": "wrap/bob/\\xe9.png"}
+
+
+def test_unpinned_archive_prints_its_checksum_and_can_be_refused(tmp_path, server):
+    url, files, _ = server
+    files["a.zip"] = zip_bytes({"ann/1.png": png_bytes(tmp_path), "bob/1.png": png_bytes(tmp_path)})
+    fetched = fetch_source(DataParams(source=f"{url}/a.zip"), 0, tmp_path / "raw")
+    sha = hashlib.sha256(files["a.zip"]).hexdigest()
+    assert fetched.unpinned_sha256 == sha and fetched.notes()[-1].endswith(f"under data:\n  sha256: {sha}")
+    assert not fetch_source(DataParams(source=f"{url}/a.zip", sha256=sha), 0, tmp_path / "raw2").notes()
+    with pytest.raises(SourceError, match="data.require_sha256 is true but data.sha256 is null"):
+        fetch_source(DataParams(source=f"{url}/a.zip", require_sha256=True), 0, tmp_path / "raw3")
+    assert not (tmp_path / "raw3").exists() or not any((tmp_path / "raw3").iterdir())
+
+
+@pytest.fixture
+def tls_context(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1, trusted by this process's default SSL context."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_a_redirect_from_https_to_http_is_refused(tmp_path, server, tls_context):
+    plain_url, plain_files, _ = server
+    plain_files["a.zip"] = zip_bytes({"ann/1.png": b"x"})
+    files, requests = {"safe.zip": plain_files["a.zip"]}, []
+    secure_url, httpd = serve(files, set(), requests, tls_context)
+    try:
+        files["moved.zip"] = Redirect(f"{secure_url}/safe.zip")
+        download(f"{secure_url}/moved.zip", tmp_path / "ok.zip", backoff_seconds=0)
+        assert (tmp_path / "ok.zip").read_bytes() == plain_files["a.zip"]  # https -> https is followed
+        files["down.zip"] = Redirect(f"{plain_url}/a.zip")
+        with pytest.raises(DownloadError, match="redirected to http://.* leaving https is refused"):
+            download(f"{secure_url}/down.zip", tmp_path / "down.zip", backoff_seconds=0)
+        assert requests == ["moved.zip", "safe.zip", "down.zip"] and not (tmp_path / "down.zip").exists()
+    finally:
+        httpd.shutdown()
+
+
+def test_a_local_write_error_is_not_retried_and_names_the_path(tmp_path):
+    files, requests = {"big.zip": bytes(1_000_000)}, []
+    url, httpd = serve(files, set(), requests)
+    script = (
+        "import resource, sys\n"
+        "from starrec.downloads import download\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        f"download('{url}/big.zip', 'out/big.zip', backoff_seconds=0)\n"
+    )
+    try:
+        result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    finally:
+        httpd.shutdown()
+    assert "LocalWriteError" in result.stderr and "big.zip: File too large" in result.stderr
+    assert requests == ["big.zip"]  # once: not retried
+    assert os.listdir(tmp_path / "out") == []
+
+
+def bomb_zip(path, megabytes):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for number in range(megabytes):
+            bundle.writestr(f"ann/{number}.png", bytes(1 << 20))
+    return path
+
+
+@pytest.mark.parametrize(
+    "limits, message",
+    [
+        (DataParams(), "more than data.archive_max_ratio = 200 times its size"),
+        (DataParams(archive_max_ratio=10_000, archive_max_bytes=5 << 20), "more than data.archive_max_bytes = 5242880"),
+        (DataParams(archive_max_members=10), "has 40 files, more than data.archive_max_members = 10"),
+    ],
+)
+def test_archive_limits_are_enforced_while_extracting(tmp_path, limits, message):
+    archive = bomb_zip(tmp_path / "bomb.zip", 40)
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchiveError, match=message):
+        extract_archive(archive, tmp_path / "raw", limits)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_a_zip_whose_headers_understate_its_size_is_held_to_the_bytes_written(tmp_path):
+    archive = bomb_zip(tmp_path / "bomb.zip", 40)
+    data = bytearray(archive.read_bytes())
+    offset = 0
+    while (offset := data.find(b"PK\x01\x02", offset)) >= 0:  # central directory: claim 10 bytes each
+        data[offset + 24 : offset + 28] = (10).to_bytes(4, "little")
+        offset += 4
+    archive.write_bytes(bytes(data))
+    with pytest.raises(UnsafeArchiveError):
+        extract_archive(archive, tmp_path / "raw", DataParams(archive_max_bytes=1 << 20, archive_max_ratio=10_000))
+    assert not (tmp_path / "raw").exists()

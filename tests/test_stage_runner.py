@@ -1,7 +1,8 @@
 """How a stage ends: the project's own errors in one line, bugs with a traceback, no temporary
-output left behind by a kill (issue #12, items 11, 14 and 15)."""
+output left behind by a kill (issue #12, items 4, 11, 14 and 15)."""
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -26,6 +27,9 @@ def main():
         raise StarrecError("data.source: folder /nope does not exist")
     if kind == "bug":
         open("/nonexistent/file")
+    if kind == "big":
+        with atomic_path(Path("out") / "big") as temporary:
+            temporary.write_bytes(bytes(200_000))
     with atomic_path(Path("out") / "result") as temporary:
         temporary.mkdir()
         (temporary / "part").write_text("half")
@@ -36,8 +40,17 @@ run_stage(main)
 """
 
 
-def run_stage_script(tmp_path, kind):
-    return subprocess.run([sys.executable, "-c", STAGE, kind], cwd=tmp_path, capture_output=True, text=True)
+def run_stage_script(tmp_path, kind, max_file_bytes=None):
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run(
+        [sys.executable, "-c", STAGE, kind],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size if max_file_bytes else None,
+    )
 
 
 def test_a_users_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path):
@@ -46,6 +59,13 @@ def test_a_users_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path):
     assert user.stderr == "error: data.source: folder /nope does not exist\n"
     bug = run_stage_script(tmp_path, "bug")
     assert bug.returncode == 1 and "Traceback" in bug.stderr and "/nonexistent/file" in bug.stderr
+
+
+def test_a_full_disk_or_too_large_file_is_one_line_naming_the_path_and_leaves_nothing(tmp_path):
+    big = run_stage_script(tmp_path, "big", max_file_bytes=100_000)
+    assert big.returncode == 1
+    assert big.stderr == "error: out/big: File too large\n"
+    assert os.listdir(tmp_path / "out") == []
 
 
 def test_a_missing_input_is_the_projects_error(tmp_path):

@@ -21,7 +21,8 @@ def atomic_path(final: str | Path):
     Works for files and for directories (whatever the body creates at the
     temporary path). On an exception the temporary path is removed and
     ``final`` is left as it was. Temporary paths that a killed run left
-    beside ``final`` are removed first.
+    beside ``final`` are removed first. An OSError of the body that names no
+    file (a failed ``write``: disk full, file too large) is given ``final`` as its filename.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +35,10 @@ def atomic_path(final: str | Path):
         if final.is_dir() and not final.is_symlink():
             shutil.rmtree(final)
         os.replace(target, final)
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(final)
+        raise
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

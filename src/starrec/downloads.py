@@ -1,11 +1,18 @@
-"""Stream a URL to a local file: progress bar, retries, sha256 check, atomic rename."""
+"""Stream a URL to a local file: progress bar, retries, sha256 check, atomic rename.
+
+Only network errors are retried. A redirect from https to anything else is
+refused; a local error (disk full, file too large, permission denied) stops
+at once with the path and the cause.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -27,15 +34,45 @@ def sha256_of(path: str | Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
+class _RefuseDowngrade(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, request, fp, code, message, headers, new_url):
+        if urllib.parse.urlsplit(request.full_url).scheme == "https" and not new_url.startswith("https://"):
+            raise DownloadError(f"{request.full_url}: redirected to {new_url}; leaving https is refused")
+        return super().redirect_request(request, fp, code, message, headers, new_url)
+
+
+_OPENER = urllib.request.build_opener(_RefuseDowngrade)
+
+
+class LocalWriteError(DownloadError):
+    """The download could not be written locally; retrying would not help."""
+
+
+@contextlib.contextmanager
+def _local_io(destination: Path):
+    """Turn an OSError of writing ``destination`` into :class:`LocalWriteError` (never retried)."""
+    try:
+        yield
+    except OSError as error:
+        raise LocalWriteError(f"{destination}: {error.strerror or error}") from None
+
+
 def _stream(url: str, destination: Path, timeout: float) -> None:
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as out:
-        total = response.headers.get("Content-Length")
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc="download") as bar:
-            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
-                out.write(chunk)
-                bar.update(len(chunk))
-        if total is not None and out.tell() != int(total):
-            raise urllib.error.ContentTooShortError(f"got {out.tell()} of {total} bytes", None)
+    with _OPENER.open(url, timeout=timeout) as response:
+        with _local_io(destination):
+            out = open(destination, "wb")  # noqa: SIM115 - closed below, where its errors are local too
+        try:
+            total = response.headers.get("Content-Length")
+            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc="download") as bar:
+                for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                    with _local_io(destination):
+                        out.write(chunk)
+                    bar.update(len(chunk))
+            if total is not None and out.tell() != int(total):
+                raise urllib.error.ContentTooShortError(f"got {out.tell()} of {total} bytes", None)
+        finally:
+            with _local_io(destination):
+                out.close()
 
 
 def download(

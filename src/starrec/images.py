@@ -1,8 +1,15 @@
 """Decode one image file robustly into an RGB uint8 array, or say why not.
 
-Pillow handles JPEG, PNG, BMP, GIF (first frame), WEBP and their odd modes
-(grayscale, palette, RGBA, CMYK, 16-bit); EXIF orientation is applied and
-transparency is composited on white. Anything else raises
+Pillow handles JPEG, PNG, BMP, GIF (first frame), TIFF, WEBP. Pixel values are
+read by their mode's range, the same rule for every image, never guessed from
+its content:
+
+- 8-bit modes (``1``, ``L``, ``P``, ``RGB``, ``CMYK``, ``YCbCr``, ...): 0-255;
+- integer modes (``I;16*``, ``I``, as 16-bit PNG and TIFF open): 0-65535, clipped;
+- float mode ``F``: 0.0-1.0, clipped.
+
+EXIF orientation is applied; alpha and a transparency colour (``L``, ``RGB``
+or ``P`` with ``tRNS``) are composited on white. Anything else raises
 :class:`RejectedImage` with a short reason for the rejected-files CSV.
 """
 
@@ -18,26 +25,22 @@ from PIL import Image, ImageOps
 MAX_PIXELS = 50_000_000
 """Larger images are refused before decoding (decompression-bomb guard)."""
 
-IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+FULL_SCALE = {"F": 1.0, "I": 65535.0}
+"""The value that is white, for the modes Pillow keeps at more than 8 bits (by first letter)."""
 
 
 class RejectedImage(Exception):
     """The file is not a usable image; ``str(error)`` is the reason."""
 
 
-def is_ignored(path: Path) -> bool:
-    """Hidden and system files (``.DS_Store``, ``Thumbs.db``, dot-files) are not data."""
-    return path.name.startswith(".") or path.name.lower() in IGNORED_NAMES
-
-
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        pixels = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if pixels.max(initial=0) > 255 else 255.0
-        image = Image.fromarray(np.clip(pixels / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if image.mode == "P":
+    full_scale = FULL_SCALE.get(image.mode[0])
+    if full_scale is not None:
+        pixels = np.asarray(image, dtype=np.float64) * (255.0 / full_scale)
+        image = Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+    if image.mode == "P" or "transparency" in image.info:
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
+    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
     return image.convert("RGB")

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from starrec.atomic import write_csv, write_json
 from starrec.errors import StarrecError
 from starrec.faces import face_crops
-from starrec.images import RejectedImage, decode_bytes, decode_image, is_ignored, resize
+from starrec.filenames import has_ignored_part, is_ignored, safe_name
+from starrec.images import RejectedImage, decode_bytes, decode_image, resize
 from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
 from starrec.records import relabel, serialize_example, serialized_records, write_serialized_shards
@@ -60,15 +61,12 @@ class Ingested:
 
 
 def class_files(raw: Path) -> dict[str, list[Path]]:
-    """Image candidates per class folder, nested folders included, hidden files ignored."""
-    classes = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p))
+    """Image candidates per class folder, nested folders included, ignored names
+    (:mod:`starrec.filenames`) left out."""
+    classes = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p.name))
     files = {}
     for name in classes:
-        paths = [
-            p
-            for p in (raw / name).rglob("*")
-            if p.is_file() and not any(is_ignored(Path(part)) for part in p.relative_to(raw).parts)
-        ]
+        paths = [p for p in (raw / name).rglob("*") if p.is_file() and not has_ignored_part(p.relative_to(raw))]
         files[name] = sorted(paths, key=lambda p: p.relative_to(raw).as_posix())
     return files
 
@@ -139,12 +137,12 @@ def ingest(
 def _examples(path: Path, raw: Path, name: str, faces: FacesParams, size: int, rejected: list[dict]):
     """(crop, manifest row) of each face (or the whole image) of one file; a rejection is noted instead."""
     source = path.relative_to(raw).as_posix()
-    content = path.read_bytes()
     try:
+        content = _read(path, source)
         image = decode_bytes(content)
         crops = model_inputs(image, faces, size)
     except RejectedImage as reason:
-        rejected.append({"source": source, "class": name, "reason": str(reason)})
+        rejected.append({"source": safe_name(source), "class": name, "reason": str(reason)})
         return []
     digest = hashlib.sha256(content).hexdigest()
     height, width = image.shape[:2]
@@ -162,6 +160,16 @@ def _examples(path: Path, raw: Path, name: str, faces: FacesParams, size: int, r
         )
         for number, crop in enumerate(crops)
     ]
+
+
+def _read(path: Path, source: str) -> bytes:
+    """The file's bytes; a name DVC cannot store or a read error is a :class:`RejectedImage`."""
+    if safe_name(source) != source:
+        raise RejectedImage("file name is not valid UTF-8")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise RejectedImage(f"unreadable: {error.strerror or error}") from None
 
 
 def _select(counts: dict[str, int], data: DataParams) -> tuple[list[str], dict[str, int]]:

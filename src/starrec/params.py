@@ -77,6 +77,10 @@ def _fail(key: str, message: str) -> typing.NoReturn:
 class DataParams:
     source: str = param("digits", "digits | synthetic | lfw | a folder path | an http(s):// or file:// archive URL")
     sha256: str | None = param(None, "expected checksum of a downloaded archive (null: not checked)")
+    require_sha256: bool = param(False, "refuse an archive URL without data.sha256")
+    archive_max_bytes: int = param(20_000_000_000, "an archive may extract to at most this many bytes", low=1)
+    archive_max_members: int = param(1_000_000, "... and hold at most this many files", low=1)
+    archive_max_ratio: float = param(200.0, "... and at most this many times its own size", low=1.0)
     classes: list[str] | None = param(None, "a list of class names to keep, in this order (null: all)")
     max_classes: int | None = param(None, "keep the K classes with the most images (null: all)", low=1)
     min_images_per_class: int = param(10, "convert fails when a class ends up with fewer images", low=1)

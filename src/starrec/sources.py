@@ -12,14 +12,17 @@ import os
 import shutil
 import tempfile
 import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from starrec.archives import extract_archive
-from starrec.downloads import download
+from starrec.downloads import download, sha256_of
 from starrec.errors import StarrecError
+from starrec.filenames import is_ignored, readable, safe_path
 from starrec.params import DataParams
 
 
@@ -87,61 +90,89 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
-def copy_folder(source: Path, target: Path) -> list[str]:
+@dataclass
+class Fetched:
+    """What a source left out or renamed: symlinks not followed, ``{stored path:
+    original name}`` for names that are not valid UTF-8, and the sha256 of an
+    archive downloaded without ``data.sha256``."""
+
+    skipped: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    unpinned_sha256: str | None = None
+
+    def notes(self) -> list[str]:
+        notes = [f"skipped (symlink outside the source folder): {path}" for path in self.skipped]
+        notes += [f"renamed (name not valid UTF-8): {old} -> {new}" for new, old in self.renamed.items()]
+        if self.unpinned_sha256:
+            notes.append(
+                "data.sha256 is null, so nothing checks that this archive stays the same; pin it in "
+                f"params.yaml, under data:\n  sha256: {self.unpinned_sha256}"
+            )
+        return notes
+
+
+def copy_folder(source: Path, target: Path) -> Fetched:
     """Copy every file of ``source``'s class sub-folders into ``target``.
 
     Copies, not hard links: DVC makes its cached files read-only, which a
     hard link would pass on to the user's own photos. Nested folders keep
-    their place under their class. Symlinks pointing outside ``source`` are
-    not followed; their paths are returned.
+    their place under their class; ignored names (:mod:`starrec.filenames`)
+    are not copied, and a name that is not valid UTF-8 is stored under its
+    safe name. Symlinks pointing outside ``source`` are not followed.
     """
     if not source.is_dir():
         raise SourceError(f"data.source: folder {source} does not exist")
-    skipped = []
+    fetched = Fetched()
     for directory, subdirectories, files in os.walk(source, followlinks=False):
         here = Path(directory)
         for name in list(subdirectories):
-            if (here / name).is_symlink() and not _inside(here / name, source):
-                skipped.append(str(here / name))
+            if is_ignored(name):
+                subdirectories.remove(name)
+            elif (here / name).is_symlink() and not _inside(here / name, source):
+                fetched.skipped.append(readable(str(here / name)))
                 subdirectories.remove(name)
         if here == source:
             continue
         for name in files:
             path = here / name
-            if path.is_symlink() and (not _inside(path, source) or not path.exists()):
-                skipped.append(str(path))
+            if is_ignored(name):
                 continue
-            destination = target / path.relative_to(source)
+            if path.is_symlink() and (not _inside(path, source) or not path.exists()):
+                fetched.skipped.append(readable(str(path)))
+                continue
+            relative = path.relative_to(source)
+            stored = safe_path(relative)
+            if stored != relative:
+                fetched.renamed[stored.as_posix()] = readable(relative.as_posix())
+            destination = target / stored
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path.resolve(), destination)
-    return skipped
+    return fetched
 
 
-def _single_root(folder: Path) -> Path:
-    """The folder holding the class sub-folders: descend through lone wrapper folders."""
-    while True:
-        entries = [entry for entry in folder.iterdir() if not entry.name.startswith((".", "__MACOSX"))]
-        if len(entries) == 1 and entries[0].is_dir() and any(child.is_dir() for child in entries[0].iterdir()):
-            folder = entries[0]
-        else:
-            return folder
+def fetch_archive(url: str, target: Path, data: DataParams) -> Fetched:
+    """Download (with checksum) next to ``target`` and extract safely straight into it.
 
-
-def fetch_archive(url: str, target: Path, sha256: str | None) -> list[str]:
-    """Download (with checksum), extract safely, and lay out the archive's class folders."""
+    Without ``data.sha256`` the archive's checksum is reported, or refused
+    with ``data.require_sha256``.
+    """
+    if data.sha256 is None and data.require_sha256:
+        raise SourceError(
+            f"data.require_sha256 is true but data.sha256 is null for {url}; set data.sha256 to the "
+            "archive's checksum (`sha256sum` of the file, or a run with require_sha256: false prints it)"
+        )
     with tempfile.TemporaryDirectory(prefix="starrec-download-", dir=target.parent) as scratch:
-        scratch = Path(scratch)
-        archive = download(url, scratch / "archive", sha256=sha256)
-        extract_archive(archive, scratch / "extracted")
-        return copy_folder(_single_root(scratch / "extracted"), target)
+        archive = download(url, Path(scratch) / "archive", sha256=data.sha256)
+        unpinned = sha256_of(archive) if data.sha256 is None else None
+        return Fetched(renamed=extract_archive(archive, target, data), unpinned_sha256=unpinned)
 
 
 def is_url(source: str) -> bool:
     return urllib.parse.urlparse(source).scheme in ("http", "https", "file")
 
 
-def fetch_source(data: DataParams, seed: int, target: Path) -> list[str]:
-    """Fill ``target`` with ``<class>/<images>`` from ``data.source``; return skipped paths."""
+def fetch_source(data: DataParams, seed: int, target: Path) -> Fetched:
+    """Fill ``target`` with ``<class>/<images>`` from ``data.source``; say what was left out or renamed."""
     target.mkdir(parents=True, exist_ok=True)
     if data.source == "digits":
         write_digits(target)
@@ -150,7 +181,14 @@ def fetch_source(data: DataParams, seed: int, target: Path) -> list[str]:
     elif data.source == "lfw":
         write_lfw(target, data.lfw_home, data.min_images_per_class)
     elif is_url(data.source):
-        return fetch_archive(data.source, target, data.sha256)
+        return fetch_archive(data.source, target, data)
     else:
         return copy_folder(Path(data.source), target)
-    return []
+    return Fetched()
+
+
+def write_renamed(fetched: Fetched, target: Path) -> None:
+    """``target/renamed.csv`` (stored, original) when any name was made safe; nothing otherwise."""
+    if fetched.renamed:
+        rows = [{"stored": stored, "original": original} for stored, original in fetched.renamed.items()]
+        pd.DataFrame(rows, columns=["stored", "original"]).to_csv(target / "renamed.csv", index=False)

@@ -1,17 +1,22 @@
-"""Run a stage's main function: a user error becomes one clear line and exit status 1, a bug
-keeps its traceback, and SIGTERM unwinds like Ctrl-C so that no temporary output is left."""
+"""Run a stage's main function: a user error or a full, read-only or forbidden disk becomes one
+clear line and exit status 1, a bug keeps its traceback, and SIGTERM unwinds like Ctrl-C so
+that no temporary output is left."""
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 from collections.abc import Callable
 
 from starrec.errors import StarrecError
 
+LOCAL_IO_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS})
+"""OSErrors caused by the machine, not the code: reported as ``error: <path>: <cause>``."""
+
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Call ``main``; print a :class:`StarrecError` as ``error: ...`` and exit 1.
+    """Call ``main``; print a :class:`StarrecError` or a local I/O error as ``error: ...`` and exit 1.
 
     SIGTERM raises ``SystemExit(143)`` in ``main``, so its ``finally`` blocks
     (:func:`starrec.atomic.atomic_path`) remove what it had half written.
@@ -20,8 +25,16 @@ def run_stage(main: Callable[[], None]) -> None:
     try:
         main()
     except StarrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        _fail(str(error))
+    except OSError as error:
+        if error.errno not in LOCAL_IO_ERRORS:
+            raise
+        _fail(f"{error.filename}: {error.strerror}" if error.filename else str(error))
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
 
 
 def _exit_on_terminate(signum, frame):
