@@ -5,7 +5,7 @@ import numpy as np
 from starrec import paths
 from starrec.atomic import write_json
 from starrec.kfold import cross_validate
-from starrec.manifest import load_classes, sha256_by_id
+from starrec.manifest import group_by_id, load_classes
 from starrec.params import load_params
 from starrec.records import content_hash, read_labels_and_ids, read_records
 from starrec.stage import run_stage
@@ -19,8 +19,8 @@ def main() -> None:
     result = cross_validate(
         examples,
         labels,
-        sha256_by_id(paths.MANIFEST, ids),
-        len(load_classes(paths.INTERIM)),
+        group_by_id(paths.MANIFEST, ids),
+        load_classes(paths.INTERIM),
         params.kfold.k,
         params.seed,
         params.augment,

@@ -1,4 +1,4 @@
-"""Stage split: stratified, seeded train/val/test TFRecords; duplicates stay together."""
+"""Stage split: stratified, seeded train/val/test TFRecords; copies of a picture stay together."""
 
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
@@ -13,10 +13,11 @@ def main() -> None:
     manifest = load_manifest(paths.MANIFEST)
     labels = manifest["label"].to_numpy()
     fractions = {name: getattr(params.split, name) for name in SPLITS}
-    chosen = split_indices(labels, manifest["sha256"].to_numpy(), fractions, params.seed)
+    classes = load_classes(paths.INTERIM)
+    chosen = split_indices(labels, manifest["group"].to_numpy(), fractions, params.seed, classes)
     with atomic_path(paths.SPLIT) as split_dir:
         write_splits(paths.RECORDS, chosen, split_dir, params.image.shard_size)
-    write_json(paths.SPLIT_COUNTS, split_counts(labels, chosen, load_classes(paths.INTERIM)))
+    write_json(paths.SPLIT_COUNTS, split_counts(labels, chosen, classes))
     print("split: " + ", ".join(f"{name} {len(chosen[name])}" for name in SPLITS))
 
 

@@ -4,7 +4,7 @@ from dvclive import Live
 
 from starrec import paths
 from starrec.manifest import load_classes
-from starrec.model import save_model
+from starrec.model import ModelInfo, save_model
 from starrec.params import load_params
 from starrec.preprocess import NormalizationStats
 from starrec.records import content_hash, count_records, read_records
@@ -32,7 +32,7 @@ def main() -> None:
             backup_dir=paths.BACKUPS / "train",
             data_id=content_hash(train, val),
         )
-    save_model(model, classes, paths.MODEL)
+    save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
     print(f"train: {len(history.epoch)} epochs; last { ({k: round(v[-1], 4) for k, v in history.history.items()}) }")
 
 

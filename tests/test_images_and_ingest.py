@@ -10,7 +10,7 @@ from PIL import Image
 from conftest import read_arrays, save_image
 from starrec.images import MAX_PIXELS, RejectedImage, decode_image
 from starrec.ingest import IngestError, _examples, ingest, summary
-from starrec.manifest import sha256_by_id
+from starrec.manifest import group_by_id
 from starrec.params import DataParams, FacesParams
 
 RED = np.zeros((20, 30, 3), np.uint8)
@@ -129,17 +129,43 @@ def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):
         "rejected.csv",
     ]  # no scratch file left
     manifest = pd.read_csv(tmp_path / "interim" / "manifest.csv")
-    assert manifest.columns.tolist() == ["id", "class", "label", "source", "sha256", "width", "height"]
+    assert manifest.columns.tolist() == ["id", "class", "label", "source", "sha256", "group", "width", "height"]
     assert manifest["width"].tolist() == [30] * 6 and manifest["label"].tolist() == [0, 0, 0, 1, 1, 1]
     assert pd.read_csv(tmp_path / "interim" / "rejected.csv")["reason"].tolist() == ["empty file", "not an image"]
     images, labels, _ = read_arrays(tmp_path / "interim" / "records", 16)
     assert images.shape == (6, 16, 16, 3) and labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert "bob" in summary(result) and "rejected" in summary(result)
-    hashes = sha256_by_id(
-        tmp_path / "interim" / "manifest.csv",
-        ["bob/nested/deeper/ok1.jpg", "anna maría/ok 0.png", "anna maría/ok 2.png"],
+    groups = group_by_id(tmp_path / "interim" / "manifest.csv", ["anna maría/ok 2.png", "bob/nested/deeper/ok1.jpg"])
+    assert groups.tolist() == ["anna maría/ok 0.png", "bob/nested/deeper/ok0.jpg"]  # one picture each
+
+
+def test_one_picture_saved_as_png_jpeg_and_resized_is_one_group(tmp_path):
+    rng = np.random.default_rng(0)
+    smooth = np.asarray(Image.fromarray(rng.integers(0, 255, (8, 8, 3), np.uint8)).resize((64, 64)))
+    for index in range(4):
+        save_image(tmp_path / "raw" / "ann" / f"other{index}.png", rng.integers(0, 255, (64, 64, 3), np.uint8))
+        save_image(tmp_path / "raw" / "bob" / f"other{index}.png", rng.integers(0, 255, (64, 64, 3), np.uint8))
+    save_image(tmp_path / "raw" / "ann" / "a.png", smooth)
+    save_image(tmp_path / "raw" / "ann" / "a.jpg", smooth, quality=80)
+    save_image(tmp_path / "raw" / "ann" / "a small.jpg", np.asarray(Image.fromarray(smooth).resize((40, 40))))
+    save_image(tmp_path / "raw" / "bob" / "a.png", smooth)  # another class: its own picture
+    (tmp_path / "raw" / "empty class").mkdir()
+    data = DataParams(min_images_per_class=2)
+    result = ingest(tmp_path / "raw", data, FacesParams(), 32, tmp_path / "interim", shard_size=4)
+    groups = {row["id"]: row["group"] for row in result.manifest}
+    assert groups["ann/a.jpg"] == groups["ann/a.png"] == groups["ann/a small.jpg"] == "ann/a small.jpg"
+    assert groups["bob/a.png"] == "bob/a.png" and len(set(groups.values())) == 10
+    assert result.dropped_classes == {"empty class": 0}
+    assert "2 are another example's picture" in summary(result)
+    exact = ingest(
+        tmp_path / "raw",
+        DataParams(min_images_per_class=2, near_duplicate_rms=0.0),
+        FacesParams(),
+        32,
+        tmp_path / "exact",
+        shard_size=4,
     )
-    assert hashes[1] == hashes[2] != hashes[0]  # the same pixels saved twice are the same file
+    assert len({row["group"] for row in exact.manifest}) == 12
 
 
 def test_litter_unsafe_names_and_unreadable_files_never_crash_ingest(tmp_path):

@@ -215,7 +215,7 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     repo, _ = repo
     output = run(repo, "dvc", "exp", "run", "-S", "train.momentum=0.5")
     ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "kfold", "evaluate", "visualize"}
+    assert ran == {"check_params", "train", "kfold", "evaluate", "visualize"}
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")
@@ -224,7 +224,7 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
 def test_queued_momentum_grid_sorted_by_kfold_f1(repo):
     repo, _ = repo
     run(repo, "dvc", "exp", "run", "--queue", "-S", "train.momentum=0.0,0.9")
-    run(repo, "dvc", "queue", "start", "-j", "1")
+    run(repo, "dvc", "queue", "start", "-j", "2")  # two at once: no shared writable path
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         status = run(repo, "dvc", "queue", "status")
@@ -257,3 +257,25 @@ def test_bad_params_stop_before_any_work(repo):
     assert done.returncode == 1
     assert "train.momentun: unknown key (did you mean train.momentum?)" in done.stderr
     assert (repo / "models/model.keras").is_file()
+
+
+def test_an_unknown_key_stops_the_next_repro_and_experiment(repo):
+    repo, _ = repo
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["data"]["sourc"] = "x"  # a section no stage tracks whole: no tracked param changes
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        repro = subprocess.run(["dvc", "repro"], cwd=repo, env=ENV, capture_output=True, text=True)
+    finally:
+        (repo / "params.yaml").write_text(original)
+    try:
+        experiment = subprocess.run(
+            ["dvc", "exp", "run", "-S", "+data.sourc=x"], cwd=repo, env=ENV, capture_output=True, text=True
+        )
+    finally:
+        (repo / "params.yaml").write_text(original)
+    for done in (repro, experiment):
+        assert done.returncode != 0
+        assert "data.sourc: unknown key (did you mean data.source?)" in done.stdout + done.stderr
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")

@@ -1,34 +1,33 @@
-"""starrec predict: the training path for photos, top-k output, clear errors."""
+"""starrec predict: the training path for photos with the settings saved in the model, top-k
+output, clear errors for a damaged or mismatched model file (issue #12, items 16 and 17)."""
 
 import json
+import zipfile
 
-import yaml
+import numpy as np
+import pytest
 
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
+from starrec.model import INFO_ENTRY, ModelInfo, save_model
+from starrec.params import FacesParams
 
 
-def test_predict_top1_json_and_a_bad_photo(tmp_path, tiny_params, tiny_arrays, capsys):
+@pytest.fixture
+def trained(tiny_arrays, tiny_params):
     images, labels = tiny_arrays
     params = replace(tiny_params, "train", epochs=20, learning_rate=0.05)
     model, _ = fit_arrays(params, images, labels)
-    model.save(tmp_path / "model.keras")
-    (tmp_path / "classes.json").write_text(json.dumps(["red", "green", "blue"]))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"image": {"size": 16}}))
+    return model, images
+
+
+def test_predict_top1_json_and_a_bad_photo(tmp_path, trained, capsys):
+    model, images = trained
+    save_model(model, ModelInfo(["red", "green", "blue"], FacesParams()), tmp_path / "model.keras")
     photo = save_image(tmp_path / "photo.png", images[20])
     (tmp_path / "broken.jpg").write_bytes(b"nope")
-    args = [
-        "predict",
-        str(photo),
-        str(tmp_path / "broken.jpg"),
-        "--model",
-        str(tmp_path / "model.keras"),
-        "--params",
-        str(tmp_path / "params.yaml"),
-        "--top-k",
-        "2",
-    ]
-    assert main(args + ["--json"]) == 1
+    args = ["predict", str(photo), str(tmp_path / "broken.jpg"), "--model", str(tmp_path / "model.keras")]
+    assert main([*args, "--top-k", "2", "--json"]) == 1
     out, err = capsys.readouterr()
     results = json.loads(out)
     assert results[0]["predictions"][0]["class"] == "blue" and len(results[0]["predictions"]) == 2
@@ -39,6 +38,38 @@ def test_predict_top1_json_and_a_bad_photo(tmp_path, tiny_params, tiny_arrays, c
     assert out.splitlines()[1].split()[0] == "blue" and "%" in out
 
 
+def test_the_face_crop_of_training_comes_with_the_model_not_params_yaml(tmp_path, trained, capsys, monkeypatch):
+    model, _ = trained
+    monkeypatch.chdir(tmp_path)  # no params.yaml here
+    save_model(model, ModelInfo(["red", "green", "blue"], FacesParams(detect=True)), tmp_path / "faces.keras")
+    photo = save_image(tmp_path / "wall.png", np.full((64, 64, 3), 128, np.uint8))
+    assert main(["predict", str(photo), "--model", str(tmp_path / "faces.keras")]) == 1
+    assert "wall.png: no face found" in capsys.readouterr().err
+
+
 def test_predict_without_a_model_says_what_to_run(tmp_path, capsys):
     assert main(["predict", "x.png", "--model", str(tmp_path / "none.keras")]) == 1
     assert "dvc repro" in capsys.readouterr().err
+
+
+def test_a_damaged_model_file_is_one_clear_line(tmp_path, trained, capsys):
+    model, _ = trained
+    save_model(model, ModelInfo(["red", "green", "blue"], FacesParams()), tmp_path / "model.keras")
+    content = (tmp_path / "model.keras").read_bytes()
+    (tmp_path / "model.keras").write_bytes(content[: len(content) // 2])
+    assert main(["predict", "x.png", "--model", str(tmp_path / "model.keras")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}/model.keras: not a readable .keras model") and err.count("\n") == 1
+    assert "dvc repro -s train" in err
+
+
+def test_class_names_that_do_not_match_the_outputs_are_refused(tmp_path, trained, capsys):
+    model, _ = trained
+    save_model(model, ModelInfo(["red", "green"], FacesParams()), tmp_path / "two.keras")
+    assert main(["predict", "x.png", "--model", str(tmp_path / "two.keras")]) == 1
+    assert "two.keras: names 2 classes but the network has 3 outputs" in capsys.readouterr().err
+    model.save(tmp_path / "plain.keras")  # saved by Keras alone: no class names inside
+    assert main(["predict", "x.png", "--model", str(tmp_path / "plain.keras")]) == 1
+    assert f"plain.keras: no valid {INFO_ENTRY} inside" in capsys.readouterr().err
+    with zipfile.ZipFile(tmp_path / "two.keras") as bundle:
+        assert json.loads(bundle.read(INFO_ENTRY))["faces"]["detect"] is False

@@ -393,3 +393,13 @@ def test_a_zip_whose_headers_understate_its_size_is_held_to_the_bytes_written(tm
     with pytest.raises(UnsafeArchiveError):
         extract_archive(archive, tmp_path / "raw", DataParams(archive_max_bytes=1 << 20, archive_max_ratio=10_000))
     assert not (tmp_path / "raw").exists()
+
+
+def test_lfw_data_home_defaults_to_this_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sklearn.datasets._lfw._fetch_remote", _no_network)
+    with pytest.raises(
+        SourceError, match=r"place the data where scikit-learn expects it: \.cache/scikit_learn_data/lfw"
+    ):
+        fetch_source(DataParams(source="lfw"), 0, tmp_path / "raw")
+    assert (tmp_path / ".cache" / "scikit_learn_data").is_dir()

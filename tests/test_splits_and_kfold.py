@@ -7,15 +7,16 @@ from conftest import from_arrays, read_arrays
 from starrec import kfold
 from starrec.kfold import FoldScore, KFoldError, cross_validate, fold_indices, summarize_folds
 from starrec.records import write_shards
-from starrec.splits import split_counts, split_indices, write_splits
+from starrec.splits import SplitError, split_counts, split_indices, write_splits
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
+CLASSES = ["ann", "bob", "cy"]
 
 
 def test_split_fractions_per_class_and_no_overlap():
     labels = np.repeat([0, 1], [50, 100])
     groups = np.arange(150).astype(str)
-    chosen = split_indices(labels, groups, FRACTIONS, seed=1)
+    chosen = split_indices(labels, groups, FRACTIONS, seed=1, classes=CLASSES)
     assert {name: len(ix) for name, ix in chosen.items()} == {"train": 90, "val": 30, "test": 30}
     assert np.bincount(labels[chosen["test"]]).tolist() == [10, 20]
     assert len(set(np.concatenate(list(chosen.values())))) == 150
@@ -24,7 +25,7 @@ def test_split_fractions_per_class_and_no_overlap():
 def test_split_is_seeded_and_random():
     labels = np.repeat([0, 1], 20)
     groups = np.arange(40).astype(str)
-    a, b, c = (split_indices(labels, groups, FRACTIONS, seed=s) for s in (1, 1, 2))
+    a, b, c = (split_indices(labels, groups, FRACTIONS, seed=s, classes=CLASSES) for s in (1, 1, 2))
     assert all(np.array_equal(a[n], b[n]) for n in a)
     assert not np.array_equal(np.sort(a["test"]), np.sort(c["test"]))
 
@@ -32,14 +33,14 @@ def test_split_is_seeded_and_random():
 def test_identical_images_never_land_in_two_splits():
     labels = np.repeat([0, 1], 20)
     groups = np.array([f"sha{i // 4}" for i in range(40)])
-    chosen = split_indices(labels, groups, FRACTIONS, seed=0)
+    chosen = split_indices(labels, groups, FRACTIONS, seed=0, classes=CLASSES)
     seen = {name: set(groups[ix]) for name, ix in chosen.items()}
     assert not (seen["train"] & seen["test"]) and not (seen["train"] & seen["val"]) and not (seen["val"] & seen["test"])
 
 
 def test_stratified_folds_cover_every_example_once():
     labels = np.repeat([0, 1, 2], [10, 10, 20])
-    folds = fold_indices(labels, np.arange(40), k=5, seed=0)
+    folds = fold_indices(labels, np.arange(40), k=5, seed=0, classes=CLASSES)
     assert len(folds) == 5
     tested = np.concatenate([test for _, test in folds])
     assert sorted(tested.tolist()) == list(range(40))
@@ -50,16 +51,41 @@ def test_stratified_folds_cover_every_example_once():
 
 def test_k_equal_to_examples_is_leave_one_out():
     labels = np.array([0, 0, 1, 1, 1])
-    folds = fold_indices(labels, np.arange(5), k=5, seed=0)
+    folds = fold_indices(labels, np.arange(5), k=5, seed=0, classes=CLASSES)
     assert [len(test) for _, test in folds] == [1] * 5
+
+
+def test_a_class_that_would_get_no_picture_in_a_split_is_refused_by_name():
+    labels = np.repeat([0, 1], [20, 6])
+    groups = np.array([f"a{i}" for i in range(20)] + ["b0", "b0", "b0", "b1", "b1", "b2"])  # 3 pictures of bob
+    with pytest.raises(SplitError, match=r"class 'bob' has 3 distinct pictures \(6 images\), so split.val = 0.1 gives"):
+        split_indices(labels, groups, {"train": 0.7, "val": 0.1, "test": 0.2}, seed=0, classes=CLASSES)
+    chosen = split_indices(labels, groups, {"train": 0.8, "val": 0.0, "test": 0.2}, seed=0, classes=CLASSES)
+    assert len(chosen["val"]) == 0 and np.bincount(labels[chosen["test"]]).tolist() == [4, 1]
+
+
+def test_folds_count_pictures_not_files():
+    labels = np.repeat([0, 1], [20, 6])  # bob: 6 images, 2 distinct pictures
+    groups = np.array([f"a{i}" for i in range(20)] + ["b0", "b0", "b0", "b1", "b1", "b1"])
+    with pytest.raises(KFoldError, match=r"kfold.k = 5 but class 'bob' has only 2 distinct pictures \(6 images\)"):
+        fold_indices(labels, groups, k=5, seed=0, classes=CLASSES)
+    for train, test in fold_indices(labels, groups, k=2, seed=0, classes=CLASSES):
+        assert 1 in labels[test] and not set(groups[train]) & set(groups[test])
+
+
+def test_leave_one_out_leaves_out_one_picture():
+    labels = np.array([0, 0, 0, 1, 1])
+    groups = np.array(["a", "a", "b", "c", "d"])
+    folds = fold_indices(labels, groups, k=5, seed=0, classes=CLASSES)
+    assert sorted(sorted(test.tolist()) for _, test in folds) == [[0, 1], [2], [3], [4]]
 
 
 def test_k_larger_than_smallest_class_is_refused():
     labels = np.repeat([0, 1], [3, 30])
-    with pytest.raises(KFoldError, match=r"kfold.k = 4 is larger than the smallest class \(3 examples\)"):
-        fold_indices(labels, np.arange(33), k=4, seed=0)
+    with pytest.raises(KFoldError, match=r"kfold.k = 4 but class 'ann' has only 3 distinct pictures \(3 images\)"):
+        fold_indices(labels, np.arange(33), k=4, seed=0, classes=CLASSES)
     with pytest.raises(KFoldError, match="larger than the number of examples"):
-        fold_indices(labels, np.arange(33), k=40, seed=0)
+        fold_indices(labels, np.arange(33), k=40, seed=0, classes=CLASSES)
 
 
 def test_summary_mean_and_std():
@@ -74,11 +100,13 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
     images, labels = tiny_arrays
     groups = np.arange(len(labels)).astype(str)
     p = tiny_params
-    result = cross_validate(from_arrays(images, labels), labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
+    result = cross_validate(
+        from_arrays(images, labels), labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train
+    )
     report = result.report()
     assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
     assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
-    folds = fold_indices(labels, groups, 3, p.seed)
+    folds = fold_indices(labels, groups, 3, p.seed, CLASSES)
     for fold, (_, test) in zip(report["folds"], folds):
         assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
     assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
@@ -89,7 +117,7 @@ def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, t
     images, labels = tiny_arrays
     ids = [f"x{i}" for i in range(len(labels))]
     write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=7)
-    chosen = split_indices(labels, np.asarray(ids), FRACTIONS, seed=3)
+    chosen = split_indices(labels, np.asarray(ids), FRACTIONS, seed=3, classes=CLASSES)
     write_splits(tmp_path / "records", chosen, tmp_path / "split", shard_size=5)
     assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test", "train", "val"]  # no scratch left
     for name, indices in chosen.items():
@@ -106,7 +134,7 @@ def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_
     images, labels = tiny_arrays
     groups = np.arange(len(labels)).astype(str)
     p = tiny_params
-    args = (labels, groups, 3, 3, p.seed, p.augment, p.model, p.train)
+    args = (labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train)
     straight = cross_validate(from_arrays(images, labels), *args).report()
     real_predict, trainings = kfold.predict_labels, []
 

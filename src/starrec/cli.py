@@ -28,7 +28,7 @@ def summary() -> str:
 def _predict(args) -> int:
     from starrec.predict import format_predictions, predict_photos
 
-    results = predict_photos(args.photos, model_path=args.model, params_path=args.params, top_k=args.top_k)
+    results = predict_photos(args.photos, model_path=args.model, top_k=args.top_k)
     print(json.dumps(results, indent=2) if args.json else format_predictions(results))
     failed = [result for result in results if "error" in result]
     for result in failed:
@@ -42,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     predict = commands.add_parser("predict", help="top-k classes with probabilities for each photo")
     predict.add_argument("photos", nargs="+", type=Path)
     predict.add_argument("--model", type=Path, default=paths.MODEL)
-    predict.add_argument("--params", type=Path, default=paths.PARAMS, help="for image.size and faces.*")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("summary", help="test accuracy, macro F1 and K-fold mean ± std of the last run")

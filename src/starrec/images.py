@@ -57,6 +57,7 @@ def decode_bytes(data: bytes) -> np.ndarray:
         raise RejectedImage("empty file")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged files: the result is what counts
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size

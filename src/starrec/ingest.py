@@ -18,6 +18,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from starrec.atomic import write_csv, write_json
+from starrec.duplicates import duplicate_groups, thumbnail
 from starrec.errors import StarrecError
 from starrec.faces import face_crops
 from starrec.filenames import has_ignored_part, is_ignored, safe_name
@@ -52,7 +53,8 @@ def model_inputs(image: np.ndarray, faces: FacesParams, size: int) -> list[np.nd
 
 @dataclass
 class Ingested:
-    """What convert wrote: the classes in label order, the manifest rows, the files that gave none."""
+    """What convert wrote: the classes in label order, the manifest rows (``group``: the id of
+    the first example of the same picture, :mod:`starrec.duplicates`), the files that gave none."""
 
     classes: list[str]
     manifest: list[dict] = field(default_factory=list)
@@ -101,7 +103,7 @@ def ingest(
     chosen = choose_classes(list(files), data)
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / "candidates.tfrecord"
-    rows, rejected = [], []
+    rows, thumbnails, rejected = [], [], []
     with (
         tf.io.TFRecordWriter(str(scratch)) as writer,
         tqdm(total=sum(len(files[name]) for name in chosen), desc="convert", unit="file") as progress,
@@ -111,6 +113,7 @@ def ingest(
                 for crop, row in _examples(path, raw, name, faces, size, rejected):
                     writer.write(serialize_example(crop, 0, row["id"]))
                     rows.append(row)
+                    thumbnails.append(thumbnail(crop))
                 progress.update()
     counts = Counter(row["class"] for row in rows)
     names, dropped = _select({name: counts[name] for name in chosen}, data)
@@ -125,9 +128,17 @@ def ingest(
         shard_size,
     )
     scratch.unlink()
-    result = Ingested(
-        names, [{**row, "label": labels[row["class"]]} for row in rows if row["class"] in labels], rejected, dropped
+    kept = [index for index, row in enumerate(rows) if row["class"] in labels]
+    manifest = [{**rows[index], "label": labels[rows[index]["class"]]} for index in kept]
+    groups = duplicate_groups(
+        np.asarray([row["label"] for row in manifest]),
+        np.asarray([row["sha256"] for row in manifest]),
+        np.asarray([thumbnails[index] for index in kept]).reshape(len(kept), -1),
+        data.near_duplicate_rms,
     )
+    for row, group in zip(manifest, groups):
+        row["group"] = manifest[group]["id"]
+    result = Ingested(names, manifest, rejected, dropped)
     write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
     write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
     write_json(directory / "classes.json", result.classes)
@@ -199,7 +210,12 @@ def summary(result: Ingested) -> str:
     ingested = pd.Series([row["class"] for row in result.manifest]).value_counts()
     refused = pd.Series([row["class"] for row in result.rejected], dtype=object).value_counts()
     table = pd.DataFrame({"ingested": ingested, "rejected": refused}).fillna(0).astype(int)
-    lines = [table.to_string(), f"total: {len(result.manifest)} ingested, {len(result.rejected)} rejected"]
+    copies = sum(row["group"] != row["id"] for row in result.manifest)
+    lines = [
+        table.to_string(),
+        f"total: {len(result.manifest)} ingested, {len(result.rejected)} rejected; "
+        f"{copies} are another example's picture (same file or near-duplicate), kept together in splits and folds",
+    ]
     if result.dropped_classes:
         lines.append(f"dropped (fewer than data.min_images_per_class): {json.dumps(result.dropped_classes)}")
     return "\n".join(lines)

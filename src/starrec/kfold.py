@@ -3,9 +3,10 @@
     for i in range(K): train on every fold but i, test on fold i
     performance = mean over folds (and the standard deviation, ddof=0)
 
-Folds are stratified by class and keep duplicate images (same sha256)
-together; K equal to the number of examples is leave-one-out (LOOCV), where
-the pooled out-of-fold scores are the meaningful number.
+Folds are stratified by class and keep the copies of a picture together
+(:mod:`starrec.duplicates`); K equal to the number of examples is
+leave-one-out (LOOCV, one picture per fold), where the pooled out-of-fold
+scores are the meaningful number.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import LeaveOneOut, StratifiedGroupKFold
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
 from starrec.atomic import write_json
@@ -38,21 +39,28 @@ class KFoldError(StarrecError, ValueError):
     """``kfold.k`` does not fit the data; the message says which values do."""
 
 
-def fold_indices(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train_indices, test_indices)`` for each of the ``k`` folds."""
-    labels = np.asarray(labels)
-    n = len(labels)
-    if k == n:
-        return list(LeaveOneOut().split(labels))
+def fold_indices(
+    labels: np.ndarray, groups: np.ndarray, k: int, seed: int, classes: list[str]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train_indices, test_indices)`` for each of the ``k`` folds.
+
+    Stratification counts pictures (groups), not files: every class needs
+    ``k`` distinct pictures so that each fold tests it. ``k`` equal to the
+    number of examples (or of pictures) leaves one picture out per fold.
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    n, n_groups = len(labels), len(np.unique(groups))
+    if k in (n, n_groups):
+        return list(LeaveOneGroupOut().split(labels, labels, groups))
     if k > n:
         raise KFoldError(f"kfold.k = {k} is larger than the number of examples ({n}); use 2..{n}")
-    counts = np.bincount(labels)
-    present = counts[counts > 0]
-    smallest = int(present.min())
-    if k > smallest:
+    pictures = {label: len(np.unique(groups[labels == label])) for label in np.unique(labels)}
+    label = min(pictures, key=lambda label: (pictures[label], label))
+    if k > pictures[label]:
         raise KFoldError(
-            f"kfold.k = {k} is larger than the smallest class ({smallest} examples), so stratified "
-            f"folds are impossible; use k between 2 and {smallest}, or k = {n} for leave-one-out"
+            f"kfold.k = {k} but class {classes[label]!r} has only {pictures[label]} distinct pictures "
+            f"({int(np.sum(labels == label))} images), so some folds would test none of it; use k between 2 and "
+            f"{pictures[label]}, or k = {n} for leave-one-out"
         )
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(n), labels, groups))
@@ -136,7 +144,7 @@ def cross_validate(
     examples: tf.data.Dataset,
     labels: np.ndarray,
     groups: np.ndarray,
-    num_classes: int,
+    classes: list[str],
     k: int,
     seed: int,
     augment: AugmentParams,
@@ -152,7 +160,7 @@ def cross_validate(
     there and each fold's training is backed up per epoch: a rerun with the
     same params and ``data_id`` starts at the first unfinished fold (and epoch).
     """
-    folds = fold_indices(labels, groups, k, seed)
+    folds = fold_indices(labels, groups, k, seed, classes)
     fold_of = np.zeros(len(labels), np.int64)
     for number, (_, test_index) in enumerate(folds):
         fold_of[test_index] = number
@@ -171,7 +179,7 @@ def cross_validate(
         model, _ = fit(
             with_augmented_copies(train, augment, seed),
             n_train * (augment.copies + 1),
-            num_classes,
+            len(classes),
             normalization_stats(images, augment.grayscale),
             model_params,
             train_params,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
-from starrec.atomic import atomic_path, write_json
-from starrec.params import ModelParams
+from starrec.atomic import atomic_path
+from starrec.errors import MissingInput, StarrecError
+from starrec.params import FacesParams, ModelParams
 from starrec.preprocess import NormalizationStats, preprocessing_layers
 
 
@@ -48,18 +53,53 @@ def conv_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
-def classes_path(model_path) -> Path:
-    """The class names saved beside a model: ``<model dir>/classes.json``."""
-    return Path(model_path).parent / "classes.json"
+INFO_ENTRY = "starrec.json"
+"""The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it)."""
+REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
 
 
-def save_model(model: keras.Model, classes: list[str], path: Path) -> None:
-    """``model`` to ``path`` and its class names beside it (:func:`classes_path`), each atomically."""
+class ModelFileError(StarrecError, ValueError):
+    """The model file is missing, damaged or not one of starrec's; the message says how to rebuild it."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a photo needs besides the network: the class names (output order) and the face
+    crop used in training. Size, grayscale and normalisation are the model's own layers."""
+
+    classes: list[str]
+    faces: FacesParams
+
+
+def save_model(model: keras.Model, info: ModelInfo, path: Path) -> None:
+    """``model`` with ``info`` inside, as one ``.keras`` file written atomically: a model and
+    its class names can never disagree."""
     with atomic_path(path) as temporary:
         model.save(temporary)
-    write_json(classes_path(path), classes)
+        with zipfile.ZipFile(temporary, "a") as bundle:
+            bundle.writestr(INFO_ENTRY, json.dumps(dataclasses.asdict(info), indent=2))
 
 
 def load_model(path) -> keras.Model:
     """Load a saved ``.keras`` model with starrec's custom layers and optimiser registered."""
-    return keras.saving.load_model(path)
+    if not Path(path).is_file():
+        raise MissingInput(f"{path}: no trained model; run `dvc repro` (or `make run`) first")
+    try:
+        return keras.saving.load_model(path)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelFileError(f"{path}: not a readable .keras model ({error}); {REBUILD}") from None
+
+
+def load_model_info(path, model: keras.Model) -> ModelInfo:
+    """The :class:`ModelInfo` saved in ``path``, checked against ``model``'s outputs."""
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            saved = json.loads(bundle.read(INFO_ENTRY))
+        info = ModelInfo(classes=list(saved["classes"]), faces=FacesParams(**saved["faces"]))
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelFileError(f"{path}: no valid {INFO_ENTRY} inside ({error}); {REBUILD}") from None
+    if len(info.classes) != model.output_shape[-1]:
+        raise ModelFileError(
+            f"{path}: names {len(info.classes)} classes but the network has {model.output_shape[-1]} outputs; {REBUILD}"
+        )
+    return info

@@ -84,9 +84,12 @@ class DataParams:
     classes: list[str] | None = param(None, "a list of class names to keep, in this order (null: all)")
     max_classes: int | None = param(None, "keep the K classes with the most images (null: all)", low=1)
     min_images_per_class: int = param(10, "convert fails when a class ends up with fewer images", low=1)
+    near_duplicate_rms: float = param(
+        2.0, "images of a class whose 16x16 thumbnails differ by at most this RMS (0-255) are one picture", low=0.0
+    )
     synthetic_classes: int = param(4, "source: synthetic", low=2)
     synthetic_per_class: int = param(40, "source: synthetic", low=1)
-    lfw_home: str | None = param(None, "source: lfw; scikit-learn's data home (null: its default)")
+    lfw_home: str | None = param(None, "source: lfw; scikit-learn's data home (null: .cache/scikit_learn_data here)")
 
     def validate(self, key):
         if not self.source.strip():

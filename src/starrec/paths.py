@@ -22,3 +22,4 @@ PREDICTIONS = METRICS / "predictions.csv"
 VISUALS = Path("visuals")
 TENSORBOARD = Path("logs")
 BACKUPS = Path(".backup")  # per-epoch backups of unfinished runs (git- and DVC-ignored)
+SCIKIT_LEARN_DATA = Path(".cache/scikit_learn_data")  # LFW, per checkout: no two experiments share it

@@ -1,39 +1,34 @@
 """Predict the top-k classes of photos with a trained model.
 
 Photos go through :func:`starrec.ingest.prepare_photo` (decode, face crop,
-resize), the same path as the training data; the model holds the rest of
-the preprocessing (grayscale, normalisation).
+resize), the same path as the training data, with the face settings saved in
+the model (:class:`starrec.model.ModelInfo`); the model holds the rest of the
+preprocessing (grayscale, normalisation).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from starrec.errors import MissingInput
 from starrec.images import RejectedImage
 from starrec.ingest import prepare_photo
-from starrec.model import classes_path, load_model
-from starrec.params import load_params
+from starrec.model import load_model, load_model_info
 
 
-def predict_photos(photos: list[Path], model_path: Path, params_path: Path, top_k: int = 3) -> list[dict]:
+def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list[dict]:
     """One result per photo (per face with ``faces.multiple: all``), best class first.
 
     A photo that cannot be read gives ``{"photo", "error"}``; the others are still predicted.
     """
-    if not Path(model_path).is_file():
-        raise MissingInput(f"{model_path}: no trained model; run `dvc repro` (or `make run`) first")
-    params = load_params(params_path)
     model = load_model(model_path)
-    classes = json.loads(classes_path(model_path).read_text(encoding="utf-8"))
-    size = model.input_shape[1]
+    info = load_model_info(model_path, model)
+    classes, size = info.classes, model.input_shape[1]
     results = []
     for photo in photos:
         try:
-            crops = prepare_photo(photo, params.faces, size)
+            crops = prepare_photo(photo, info.faces, size)
         except (RejectedImage, OSError) as error:
             results.append({"photo": str(photo), "error": str(error)})
             continue

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from starrec import paths
 from starrec.archives import extract_archive
 from starrec.downloads import download, sha256_of
 from starrec.errors import StarrecError
@@ -67,9 +68,15 @@ def write_synthetic(target: Path, n_classes: int, per_class: int, seed: int) -> 
 
 
 def write_lfw(target: Path, data_home: str | None, min_faces: int) -> None:
-    """LFW people with at least ``min_faces`` photos, face-cropped RGB PNGs per person."""
+    """LFW people with at least ``min_faces`` photos, face-cropped RGB PNGs per person.
+
+    scikit-learn downloads and caches into ``data_home``, by default
+    :data:`starrec.paths.SCIKIT_LEARN_DATA` of this checkout, so that two
+    experiments running at once (``dvc queue start -j 2``) never write to one folder.
+    """
     from sklearn.datasets import fetch_lfw_people, get_data_home
 
+    data_home = data_home or str(paths.SCIKIT_LEARN_DATA)
     home = Path(get_data_home(data_home)) / "lfw_home"
     try:
         people = fetch_lfw_people(data_home=data_home, color=True, resize=1.0, min_faces_per_person=min_faces)

@@ -8,20 +8,26 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from starrec.errors import StarrecError
 from starrec.records import serialized_records, write_serialized_shards
 
 SPLITS = ("train", "val", "test")
 
 
+class SplitError(StarrecError, ValueError):
+    """A class has too few distinct pictures for the split fractions; the message names it."""
+
+
 def split_indices(
-    labels: np.ndarray, groups: np.ndarray, fractions: dict[str, float], seed: int
+    labels: np.ndarray, groups: np.ndarray, fractions: dict[str, float], seed: int, classes: list[str]
 ) -> dict[str, np.ndarray]:
     """Indices of each split, shuffled.
 
-    Examples sharing a group (the sha256 of their source file) always land
-    in the same split. Within every class the groups are shuffled with
-    ``seed`` and cut by ``fractions`` (val and test rounded, train takes
-    the rest), so each split keeps the class proportions.
+    Examples sharing a group (one picture: :mod:`starrec.duplicates`) always
+    land in the same split. Within every class the groups are shuffled with
+    ``seed`` and cut by ``fractions`` (val and test rounded, train takes the
+    rest), so each split keeps the class proportions. A class that would get
+    no picture in a split with a fraction above 0 is refused.
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
     rng = np.random.default_rng(seed)
@@ -36,6 +42,14 @@ def split_indices(
         n_test = int(round(n * fractions["test"]))
         n_val = min(int(round(n * fractions["val"])), n - n_test)
         cuts = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+        for name, picked in cuts.items():
+            if fractions[name] > 0 and len(picked) == 0:
+                n_images = int(np.sum(labels == label))
+                raise SplitError(
+                    f"class {classes[label]!r} has {n} distinct pictures ({n_images} images), so split.{name} = "
+                    f"{fractions[name]:g} gives it none; add pictures of it, change the fractions, or leave it out "
+                    "with data.classes"
+                )
         for name, picked in cuts.items():
             for position in picked:
                 chosen[name].extend(members[class_groups[position]])
