@@ -4,6 +4,7 @@ import numpy as np
 
 from starrec import paths
 from starrec.atomic import write_json
+from starrec.distribute import local_strategy
 from starrec.kfold import cross_validate
 from starrec.manifest import group_by_id, load_classes
 from starrec.params import load_params
@@ -28,6 +29,7 @@ def main() -> None:
         params.train,
         backup_dir=paths.BACKUPS / "kfold",
         data_id=content_hash(train, val),
+        strategy=local_strategy(params.train.distribute),
     )
     write_json(paths.KFOLD, result.report())
     print(f"kfold: {result.summary_line()}")

@@ -1,8 +1,7 @@
 """Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch)."""
 
-from dvclive import Live
-
 from starrec import paths
+from starrec.distribute import is_chief, make_strategy
 from starrec.manifest import load_classes
 from starrec.model import ModelInfo, save_model
 from starrec.params import load_params
@@ -15,25 +14,30 @@ from starrec.training import LiveMetrics, fit
 
 def main() -> None:
     params = load_params(paths.PARAMS)
+    strategy = make_strategy(params.train.distribute)  # before any other TensorFlow op
+    chief = is_chief(strategy)  # every worker of a multi_worker run trains; only the chief writes
     train, val = paths.AUGMENTED_TRAIN, paths.SPLIT / "val"
     examples, classes = read_records(train, params.image.size), load_classes(paths.INTERIM)
-    with Live(dir=str(paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        board = tensorboard_callbacks(paths.TENSORBOARD, examples) if params.train.tensorboard else []
-        model, history = fit(
-            examples,
-            count_records(train),
-            len(classes),
-            NormalizationStats.load(paths.NORMALIZATION),
-            params.model,
-            params.train,
-            params.seed,
-            val_examples=read_records(val, params.image.size),
-            callbacks=[LiveMetrics(live=live), *board],
-            backup_dir=paths.BACKUPS / "train",
-            data_id=content_hash(train, val),
-        )
-    save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
-    print(f"train: {len(history.epoch)} epochs; last { ({k: round(v[-1], 4) for k, v in history.history.items()}) }")
+    callbacks = [LiveMetrics(paths.TRAIN_LIVE)] if chief else []
+    if chief and params.train.tensorboard:
+        callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
+    model, history = fit(
+        examples,
+        count_records(train),
+        len(classes),
+        NormalizationStats.load(paths.NORMALIZATION),
+        params.model,
+        params.train,
+        params.seed,
+        val_examples=read_records(val, params.image.size),
+        callbacks=callbacks,
+        backup_dir=paths.BACKUPS / "train" if chief else None,
+        data_id=content_hash(train, val),
+        strategy=strategy,
+    )
+    if chief:
+        save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
+    print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")
 
 
 if __name__ == "__main__":

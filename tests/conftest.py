@@ -66,7 +66,8 @@ def fit_arrays(params, images, labels, **options):
 
     stats = normalization_stats([images], params.augment.grayscale)
     examples = from_arrays(images, labels)
-    return fit(examples, len(labels), 3, stats, params.model, params.train, params.seed, verbose=0, **options)
+    options = {"verbose": 0, **options}
+    return fit(examples, len(labels), 3, stats, params.model, params.train, params.seed, **options)
 
 
 def read_arrays(directory: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

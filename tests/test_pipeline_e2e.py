@@ -279,3 +279,130 @@ def test_an_unknown_key_stops_the_next_repro_and_experiment(repo):
         assert done.returncode != 0
         assert "data.sourc: unknown key (did you mean data.source?)" in done.stdout + done.stderr
     assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")
+
+
+def copy_of(repo: Path, target: Path, **params) -> Path:
+    """A copy of the tiny repo (workspace, git and DVC cache) with ``params`` ({section: {key: value}}) applied."""
+    shutil.copytree(repo, target, symlinks=True)
+    values = yaml.safe_load((target / "params.yaml").read_text())
+    for section, changes in params.items():
+        values[section].update(changes)
+    (target / "params.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+    return target
+
+
+def files_of(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def test_two_workers_train_the_stage_and_only_the_chief_writes(repo, tmp_path):
+    repo, _ = repo
+    distributed = {"train": {"distribute": "multi_worker"}}
+    chief, worker = copy_of(repo, tmp_path / "chief", **distributed), copy_of(repo, tmp_path / "worker", **distributed)
+    worker_files = files_of(worker)
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+
+    def env(index):
+        return {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+
+    other = subprocess.Popen(
+        [sys.executable, "stages/train.py"],
+        cwd=worker,
+        env=env(1),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    done = subprocess.run(["dvc", "repro", "train"], cwd=chief, env=env(0), capture_output=True, text=True, timeout=600)
+    worker_output = other.communicate(timeout=120)[0]
+    assert done.returncode == 0 and other.returncode == 0, done.stdout + done.stderr + worker_output
+    assert "on 2 replica(s)" in done.stdout and "on 2 replica(s)" in worker_output
+    assert files_of(worker) == worker_files  # a worker writes nothing under the repo
+    original, trained = (json.loads((r / "metrics/train/metrics.json").read_text()) for r in (repo, chief))
+    assert trained.keys() == original.keys() and trained["step"] == original["step"]
+    assert (chief / "models/model.keras").is_file()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3 server on a free port of 127.0.0.1, with an empty bucket ``starrec``."""
+    import boto3
+
+    port = free_port()
+    server = subprocess.Popen(
+        ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name="us-east-1",
+            )
+            client.create_bucket(Bucket="starrec")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.5)
+    yield endpoint, credentials
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_server):
+    repo, _ = repo
+    endpoint, credentials = s3_server
+    env = {**ENV, **credentials}
+
+    def dvc(where: Path, *args: str) -> str:
+        done = subprocess.run(["dvc", *args], cwd=where, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout + done.stderr
+
+    origin = tmp_path / "origin"
+    run(tmp_path, "git", "clone", "-q", str(repo), str(origin))
+    shutil.copytree(repo / ".dvc" / "cache", origin / ".dvc" / "cache")
+    dvc(origin, "checkout")
+    dvc(origin, "remote", "add", "-d", "shared", "s3://starrec/dvc")
+    dvc(origin, "remote", "modify", "shared", "endpointurl", endpoint)
+    run(origin, "git", "commit", "-qam", "the shared remote")
+    dvc(origin, "push", "--run-cache")
+    metrics = json.loads(dvc(origin, "metrics", "show", "--json"))
+
+    fresh = tmp_path / "fresh"
+    run(tmp_path, "git", "clone", "-q", str(origin), str(fresh))
+    dvc(fresh, "pull")
+    assert (fresh / "models/model.keras").is_file() and (fresh / "data/processed/split/test").is_dir()
+    assert json.loads(dvc(fresh, "metrics", "show", "--json")) == metrics
+    assert "Data and pipelines are up to date" in dvc(fresh, "repro")
+
+    restored = tmp_path / "restored"  # no dvc.lock: every stage comes back from the shared run-cache
+    run(tmp_path, "git", "clone", "-q", str(origin), str(restored))
+    (restored / "dvc.lock").unlink()
+    output = dvc(restored, "repro", "--pull")  # fetches the run-cache and the outputs it names
+    ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    assert ran == {"check_params"}, output  # the one stage without outputs (nothing to cache) just checks params
+    assert output.count("is cached - skipping run") == 8
+    assert json.loads(dvc(restored, "metrics", "show", "--json")) == metrics

@@ -152,6 +152,7 @@ def cross_validate(
     train_params: TrainParams,
     backup_dir: Path | None = None,
     data_id: str = "",
+    strategy: tf.distribute.Strategy | None = None,
 ) -> CrossValidation:
     """Train a fresh model per fold on the other folds (augmented, normalised with their own
     statistics) and predict the held-out fold; ``examples`` are streamed, never held in memory.
@@ -188,6 +189,7 @@ def cross_validate(
             verbose=0,
             backup_dir=backup_dir and backup_dir / f"fold-{number}",
             data_id=f"{expected} fold {number}",
+            strategy=strategy,
         )
         truth, probabilities = predict_labels(model, test)
         predicted = probabilities.argmax(axis=1)

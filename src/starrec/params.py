@@ -211,6 +211,11 @@ class TrainParams:
         "auto (in memory up to 2 GiB of pixels, else none) | memory | disk | none",
         choices=("auto", "memory", "disk", "none"),
     )
+    distribute: str = param(
+        "none",
+        "none | mirrored (every local GPU) | multi_worker (the workers in TF_CONFIG; README: Many machines)",
+        choices=("none", "mirrored", "multi_worker"),
+    )
 
     def validate(self, key):
         if isinstance(self.batch_size, str) and self.batch_size != "full":

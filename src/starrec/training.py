@@ -1,18 +1,24 @@
-"""Seed everything, build the model and optimiser from params, and fit."""
+"""Seed everything, build the model and optimiser from params, and train: one loop for every
+tf.distribute strategy."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import shutil
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from dvclive.keras import DVCLiveCallback
 
 from starrec.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
+from starrec.distribute import DistributeError, broadcast_from_chief, is_multi_worker
 from starrec.errors import StarrecError
 from starrec.hardware import resolve_precision
 from starrec.model import build_model
@@ -67,22 +73,28 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
 
 
-class Throughput(keras.callbacks.Callback):
-    """Prints the training images per second of each epoch."""
+class EpochLine(keras.callbacks.Callback):
+    """Prints each epoch's logs and its training images per second."""
 
-    def __init__(self, images_per_epoch: int):
+    def __init__(self, images_per_epoch: int, epochs: int):
         super().__init__()
-        self.images_per_epoch = images_per_epoch
+        self.images_per_epoch, self.epochs = images_per_epoch, epochs
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        print(f"epoch {epoch + 1}: {self.images_per_epoch / (time.perf_counter() - self.started):.1f} images/s")
+        rate = self.images_per_epoch / (time.perf_counter() - self.started)
+        values = " ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items())
+        print(f"epoch {epoch + 1}/{self.epochs}: {values}; {rate:.1f} images/s", flush=True)
 
 
 class LiveMetrics(DVCLiveCallback):
-    """dvclive's Keras callback; :meth:`replay_epoch` re-logs an epoch that a resumed run restored."""
+    """dvclive's Keras callback writing to ``directory`` (ended with the training); :meth:`replay_epoch`
+    re-logs an epoch that a resumed run restored."""
+
+    def __init__(self, directory: Path):
+        super().__init__(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
     def replay_epoch(self, epoch: int, logs: dict) -> None:
         self.on_epoch_end(epoch, logs)
@@ -121,69 +133,200 @@ def fit(
     seed: int,
     val_examples: tf.data.Dataset | None = None,
     callbacks: list[keras.callbacks.Callback] = (),
-    verbose: int | str = 2,
+    verbose: int = 1,
     backup_dir: Path | None = None,
     data_id: str = "",
+    strategy: tf.distribute.Strategy | None = None,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a fresh model on parsed-example datasets; early stopping needs ``val_examples``.
+
+    One loop for every ``strategy`` (:mod:`starrec.distribute`; None: this
+    process): each step all-reduces the gradients of ``train.batch_size``
+    examples spread over the replicas, loss = mean cross-entropy + L2 penalty,
+    and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``, ``learning_rate`` and ``momentum``.
 
     The image size is the examples' own (their ``image`` is size x size x 3).
     With ``backup_dir``, every epoch is backed up there and a run with the
     same params, statistics and ``data_id`` (a hash of the data) resumes
-    after the last backed-up epoch; a finished fit removes the backup.
-    Callbacks with ``replay_epoch(epoch, logs)`` are first shown the restored epochs.
+    after the last backed-up epoch (other workers take the chief's state); a
+    finished fit removes the backup. Callbacks with ``replay_epoch(epoch,
+    logs)`` are first shown the restored epochs.
     """
+    strategy = strategy or tf.distribute.get_strategy()
     set_determinism(seed)
     image_size = train_examples.element_spec["image"].shape[0]
     batch_size = resolve_batch_size(train_params.batch_size, n_train)
     steps = steps_per_epoch(train_params, n_train)
-    model = compiled_model(image_size, num_classes, stats, model_params, train_params, steps)
-    all_callbacks = [DivergenceGuard(train_params), ScheduleLogger()]
+    with strategy.scope():
+        model = compiled_model(image_size, num_classes, stats, model_params, train_params, steps)
+        model.optimizer.build(model.trainable_variables)
     early_stopping = None
     if train_params.early_stopping_patience > 0 and val_examples is not None:
         early_stopping = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=train_params.early_stopping_patience, restore_best_weights=True
         )
-        all_callbacks.append(early_stopping)
     restored = None
+    backups = []
     if backup_dir is not None:
         expected = fingerprint(model_params, train_params, seed, n_train, num_classes, stats, data_id)
         restored = load_backup(backup_dir, expected)
-        all_callbacks.append(EpochBackup(backup_dir, expected, restored, early_stopping))
-    first_epoch = restored.epoch if restored else 0
+        backups.append(EpochBackup(backup_dir, expected, restored, early_stopping))
+    history = keras.callbacks.History()
+    progress = [EpochLine(n_train, train_params.epochs)] if verbose else []
+    callback_list = keras.callbacks.CallbackList(
+        [
+            DivergenceGuard(train_params),
+            ScheduleLogger(),
+            *[early_stopping] * bool(early_stopping),
+            *backups,
+            *progress,
+            *callbacks,
+            history,
+        ],
+        model=model,
+    )
     if verbose:
-        print(f"training in {resolve_precision(train_params.precision)} (train.precision: {train_params.precision})")
+        print(
+            f"training in {resolve_precision(train_params.precision)} (train.precision: {train_params.precision})"
+            f" on {strategy.num_replicas_in_sync} replica(s) (train.distribute)"
+        )
+    callback_list.on_train_begin()
+    first_epoch = _agree_on_the_start(strategy, model, restored, early_stopping)
     if restored and verbose:
         print(f"resuming after epoch {first_epoch} from the backup in {backup_dir}")
     for callback in callbacks:
         for epoch in range(first_epoch):
             if hasattr(callback, "replay_epoch"):
                 callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
-    if verbose:
-        all_callbacks.append(Throughput(n_train))
+    steps_of = _Steps(model, strategy)
     cache = cache_mode(train_params.cache, n_train, image_size)
+    model.stop_training = False
     with tempfile.TemporaryDirectory(prefix="starrec-cache-") as scratch:
-        history = model.fit(
-            training_batches(
-                train_examples,
-                batch_size,
-                seed,
-                # at least one epoch, so that Keras can build the model even when all were restored
-                range(first_epoch, max(first_epoch + 1, train_params.epochs)),
-                cache,
-                Path(scratch) / "train",
-            ),
-            validation_data=None if val_examples is None else batches(val_examples, batch_size),
-            epochs=train_params.epochs,
-            initial_epoch=first_epoch,
-            steps_per_epoch=steps,
-            callbacks=[*all_callbacks, *callbacks],
-            shuffle=False,
-            verbose=verbose,
-        )
+        epochs = range(first_epoch, train_params.epochs)
+        batches_of_epochs = training_batches(train_examples, batch_size, seed, epochs, cache, Path(scratch) / "t")
+        iterator = iter(strategy.experimental_distribute_dataset(_sharded_by_data(batches_of_epochs)))
+        validation = None
+        if val_examples is not None:
+            validation = strategy.experimental_distribute_dataset(_sharded_by_data(batches(val_examples, batch_size)))
+        with _lost_workers_reported(strategy):
+            for epoch in epochs:
+                callback_list.on_epoch_begin(epoch)
+                logs = _named(steps_of.train_epoch(iterator, tf.constant(steps, tf.int64)), "")
+                if validation is not None:
+                    logs |= _named(steps_of.evaluate(validation), "val_")
+                callback_list.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    break
+    callback_list.on_train_end()
     if restored:
         history.history = {name: restored.history.get(name, []) + values for name, values in history.history.items()}
         history.epoch = list(range(len(next(iter(history.history.values()), []))))
     if backup_dir is not None:
         shutil.rmtree(backup_dir, ignore_errors=True)
     return model, history
+
+
+@contextlib.contextmanager
+def _lost_workers_reported(strategy: tf.distribute.Strategy):
+    """A lost worker of a multi-worker run (TensorFlow notices within seconds: heartbeats) as one line."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError) as error:
+        if not is_multi_worker(strategy):
+            raise
+        tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", error.message)))
+        lost = ", ".join(tasks) or error.message.strip().splitlines()[-1]
+        raise DistributeError(
+            f"train.distribute multi_worker: lost contact with {lost}; every worker stops. Start all of them "
+            "again: the chief resumes after its last finished epoch"
+        ) from None
+
+
+def _sharded_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Each worker takes its share of every global batch (auto-sharding by element, not by file)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _named(totals, prefix: str) -> dict[str, float]:
+    """``{loss, accuracy}`` from summed (loss x examples, correct, examples)."""
+    loss_sum, correct, count = (float(value) for value in totals)
+    return {f"{prefix}accuracy": correct / count, f"{prefix}loss": loss_sum / count}
+
+
+class _Steps:
+    """The compiled training and evaluation loops of one model under one strategy.
+
+    Each replica returns (loss x its examples, its correct predictions, its
+    examples), summed over replicas and steps; the gradient step divides by
+    the examples of the whole global batch, so the replicas' gradients add up
+    to the gradient of the batch's mean loss.
+    """
+
+    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy):
+        self.model, self.strategy = model, strategy
+        self.loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+        self.optimizer = model.optimizer
+        self.scales_loss = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def _totals(self, labels, probabilities, loss_per_example, penalty):
+        count = tf.cast(tf.shape(labels)[0], tf.float32)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32))
+        return tf.stack([tf.reduce_sum(loss_per_example) + penalty * count, correct, count])
+
+    def _penalty(self):
+        return tf.add_n([tf.cast(loss, tf.float32) for loss in self.model.losses]) if self.model.losses else 0.0
+
+    def _train_step(self, images, labels):
+        context = tf.distribute.get_replica_context()
+        global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(labels)[0], tf.float32))
+        with tf.GradientTape() as tape:
+            probabilities = self.model(images, training=True)
+            per_example = self.loss(labels, probabilities)
+            penalty = self._penalty()
+            loss = tf.reduce_sum(per_example) / global_count + penalty / context.num_replicas_in_sync
+            if self.scales_loss:
+                loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return self._totals(labels, probabilities, per_example, penalty)
+
+    def _evaluate_step(self, images, labels):
+        probabilities = self.model(images, training=False)
+        return self._totals(labels, probabilities, self.loss(labels, probabilities), self._penalty())
+
+    @tf.function
+    def train_epoch(self, iterator, steps):
+        totals = tf.zeros(3)
+        for _ in tf.range(steps):
+            per_replica = self.strategy.run(self._train_step, args=next(iterator))
+            totals += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return totals
+
+    @tf.function
+    def evaluate(self, dataset):
+        totals = tf.zeros(3)
+        for images, labels in dataset:
+            per_replica = self.strategy.run(self._evaluate_step, args=(images, labels))
+            totals += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return totals
+
+
+def _agree_on_the_start(strategy, model, restored, early_stopping) -> int:
+    """The epoch to start at; on every worker the chief's restored weights, optimiser and
+    early-stopping state (the chief alone keeps backups)."""
+    first_epoch = restored.epoch if restored else 0
+    if not is_multi_worker(strategy):
+        return first_epoch
+    variables = [*model.variables, *model.optimizer.variables]
+    stopping = early_stopping or types.SimpleNamespace(wait=0, best=None, best_epoch=0)
+    best = np.inf if stopping.best is None else stopping.best
+    state = np.asarray([first_epoch, stopping.wait, best, stopping.best_epoch], np.float64)
+    *shared, shared_state = broadcast_from_chief(strategy, [*variables, state])
+    for variable, value in zip(variables, shared):
+        variable.assign(value)
+    first_epoch, stopping.wait, stopping.best, stopping.best_epoch = shared_state.tolist()
+    stopping.wait, stopping.best_epoch = int(stopping.wait), int(stopping.best_epoch)
+    return int(first_epoch)

@@ -1,0 +1,47 @@
+"""One training process for tests/test_distribute.py: ``python distributed_worker.py MODE EPOCHS OUT``.
+
+Builds the tiny data of ``conftest.tiny_arrays``, trains with ``train.distribute``
+= MODE (multi_worker reads TF_CONFIG; ``mirrored2`` first splits the CPU into two
+logical devices) and writes the final weights and history to OUT (an .npz).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import fit_arrays, from_arrays, replace
+from starrec.distribute import make_strategy
+from starrec.params import parse_params
+from starrec.sources import synthetic_image
+
+
+def main(mode: str, epochs: int, out: Path) -> None:
+    if mode == "mirrored2":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        mode = "mirrored"
+    strategy = make_strategy(mode)
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 8).astype(np.int64)
+    images = np.stack([synthetic_image(int(c), 3, rng, size=16) for c in labels])
+    params = parse_params(
+        {
+            "seed": 7,
+            "image": {"size": 16},
+            "model": {"conv_filters": [4], "dense_units": [8], "dropout": float(os.environ.get("DROPOUT", "0.3"))},
+            "train": {"epochs": epochs, "batch_size": 5, "learning_rate": 0.01, "precision": "float32"},
+        }
+    )
+    params = replace(params, "train", early_stopping_patience=2)
+    validation = from_arrays(images[::3], labels[::3])
+    model, history = fit_arrays(params, images, labels, strategy=strategy, val_examples=validation, verbose=1)
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    np.savez(out, **arrays, **{f"h_{k}": np.asarray(v) for k, v in history.history.items()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
