@@ -1,17 +1,29 @@
 # make run: set up .venv if needed, then the whole DVC pipeline on the built-in data.
 # make test: same set-up, then the test suite. make lint: ruff check + format check.
 # make bench: speed/memory benchmark -> bench/results.json.
+# TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 PYTHON ?= python3
+TENSORFLOW ?= cpu
+TENSORFLOW_VERSION := 2.21.0
+TENSORFLOW_PACKAGE_cpu := tensorflow-cpu==$(TENSORFLOW_VERSION)
+TENSORFLOW_PACKAGE_gpu := tensorflow[and-cuda]==$(TENSORFLOW_VERSION)
+TENSORFLOW_PACKAGE := $(or $(TENSORFLOW_PACKAGE_$(TENSORFLOW)),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW)))
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench clean tensorflow-package
+
+tensorflow-package:  # the pip requirement TENSORFLOW selects (tests check that it resolves)
+	@echo '$(TENSORFLOW_PACKAGE)'
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	if ls $(VENV)/.installed* 2>/dev/null | grep -qv '^$(INSTALLED)$$'; then \
+		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; fi  # switching cpu <-> gpu
+	$(BIN)/python -m pip install --quiet -r requirements.txt "$(TENSORFLOW_PACKAGE)"
+	rm -f $(VENV)/.installed*
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)

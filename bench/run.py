@@ -1,11 +1,12 @@
 """make bench: training speed and per-stage memory on generated data -> bench/results.json.
 
-    python bench/run.py [--out bench/results.json] [--memory-images 2000] [--only speed|memory]
+    python bench/run.py [--out bench/results.json] [--memory-images 2000] [--only speed|memory|distributed]
 
 speed: the project's training path against plain Keras ``model.fit`` and a
 bare ``tf.function`` step (bench/speed.py), for the default network at 32 px
 and the lecture's network at 140 px, at every ``train.precision``.
 memory: each stage's peak RSS at N and 4N images of 140 px (bench/memory.py).
+distributed: images/s on 1 process and on 2 multi_worker processes on 127.0.0.1 (bench/distributed.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+import distributed
 import memory
 import speed
 from starrec.hardware import cpu_has_bfloat16, cpu_info
@@ -65,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--memory-images", type=int, default=2000, help="N of the memory table (4N is run too)")
-    parser.add_argument("--only", choices=("speed", "memory"))
+    parser.add_argument("--only", choices=("speed", "memory", "distributed"))
     args = parser.parse_args()
     results = {
         "python": platform.python_version(),
@@ -79,6 +81,8 @@ def main() -> None:
             results["speed"] = speed_section(Path(scratch))
         if args.only in (None, "memory"):
             results["memory"] = memory.measure(args.memory_images, 140, Path(scratch))
+        if args.only in (None, "distributed"):
+            results["distributed"] = distributed.measure()
     results["seconds"] = round(time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -175,7 +175,8 @@ def cross_validate(
 
     def run_fold(number: int, n_train: int, bar: tqdm) -> dict:
         """Train on every fold but ``number``, predict ``number``: its score and predictions."""
-        train, test = part(lambda fold: fold != number), part(lambda fold: fold == number)
+        train = part(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
+        test = part(lambda fold: fold == number)
         images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
         model, _ = fit(
             with_augmented_copies(train, augment, seed),
