@@ -3,20 +3,33 @@
 Builds the tiny data of ``conftest.tiny_arrays``, trains with ``train.distribute``
 = MODE (multi_worker reads TF_CONFIG; ``mirrored2`` first splits the CPU into two
 logical devices) and writes the final weights and history to OUT (an .npz).
+Environment: DROPOUT (default 0.3); BACKUP, a backup folder for the chief; CRASH_AFTER,
+an epoch after which the chief exits (its backup written).
 """
 
 import os
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import fit_arrays, from_arrays, replace
-from starrec.distribute import make_strategy
+from starrec.distribute import is_chief, make_strategy
 from starrec.params import parse_params
 from starrec.sources import synthetic_image
+
+
+class Crash(keras.callbacks.Callback):
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            os._exit(3)  # like a kill: no clean-up
 
 
 def main(mode: str, epochs: int, out: Path) -> None:
@@ -38,7 +51,19 @@ def main(mode: str, epochs: int, out: Path) -> None:
     )
     params = replace(params, "train", early_stopping_patience=2)
     validation = from_arrays(images[::3], labels[::3])
-    model, history = fit_arrays(params, images, labels, strategy=strategy, val_examples=validation, verbose=1)
+    chief = is_chief(strategy)
+    crash = [Crash(int(os.environ["CRASH_AFTER"]))] if "CRASH_AFTER" in os.environ and chief else []
+    backup = Path(os.environ["BACKUP"]) if "BACKUP" in os.environ and chief else None
+    model, history = fit_arrays(
+        params,
+        images,
+        labels,
+        strategy=strategy,
+        val_examples=validation,
+        verbose=1,
+        callbacks=crash,
+        backup_dir=backup,
+    )
     arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     np.savez(out, **arrays, **{f"h_{k}": np.asarray(v) for k, v in history.history.items()})
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 WORKER = Path(__file__).parent / "distributed_worker.py"
+EPOCHS = 3
 
 
 def free_port() -> int:
@@ -22,8 +23,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(mode: str, epochs: int, out: Path, tf_config: dict | None = None) -> subprocess.Popen:
-    env = {**os.environ, "DROPOUT": "0"}
+def start(mode: str, epochs: int, out: Path, tf_config: dict | None = None, **settings: str) -> subprocess.Popen:
+    env = {**os.environ, "DROPOUT": "0", **settings}
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
     log = open(out.with_suffix(".log"), "w")  # noqa: SIM115 - the process writes it until it ends
@@ -32,7 +33,7 @@ def start(mode: str, epochs: int, out: Path, tf_config: dict | None = None) -> s
     )
 
 
-def start_cluster(tmp_path: Path, epochs: int) -> list[subprocess.Popen]:
+def start_cluster(tmp_path: Path, epochs: int, **settings: str) -> list[subprocess.Popen]:
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     return [
         start(
@@ -40,6 +41,7 @@ def start_cluster(tmp_path: Path, epochs: int) -> list[subprocess.Popen]:
             epochs,
             tmp_path / f"worker{index}.npz",
             {"cluster": cluster, "task": {"type": "worker", "index": index}},
+            **settings,
         )
         for index in range(2)
     ]
@@ -58,12 +60,12 @@ def history(path: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def single_process(tmp_path_factory):
     out = tmp_path_factory.mktemp("none") / "none.npz"
-    assert start("none", 2, out).wait(timeout=300) == 0, out.with_suffix(".log").read_text()
+    assert start("none", EPOCHS, out).wait(timeout=300) == 0, out.with_suffix(".log").read_text()
     return out
 
 
 def test_two_workers_end_with_identical_weights_equal_to_one_process(tmp_path, single_process):
-    workers = start_cluster(tmp_path, epochs=2)
+    workers = start_cluster(tmp_path, epochs=EPOCHS)
     for number, worker in enumerate(workers):
         assert worker.wait(timeout=300) == 0, (tmp_path / f"worker{number}.log").read_text()
     chief, other = weights(tmp_path / "worker0.npz"), weights(tmp_path / "worker1.npz")
@@ -76,10 +78,24 @@ def test_two_workers_end_with_identical_weights_equal_to_one_process(tmp_path, s
 
 
 def test_mirrored_on_two_logical_cpu_devices_equals_one_process(tmp_path, single_process):
-    process = start("mirrored2", 2, tmp_path / "mirrored.npz")
+    process = start("mirrored2", EPOCHS, tmp_path / "mirrored.npz")
     assert process.wait(timeout=300) == 0, (tmp_path / "mirrored.log").read_text()
     assert "on 2 replica(s)" in (tmp_path / "mirrored.log").read_text()
     for a, b in zip(weights(tmp_path / "mirrored.npz"), weights(single_process)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_killed_cluster_resumes_from_the_chiefs_backup_on_every_worker(tmp_path, single_process):
+    settings = {"BACKUP": str(tmp_path / "backup")}
+    first = start_cluster(tmp_path, epochs=EPOCHS, CRASH_AFTER="1", **settings)  # the chief dies after epoch 2
+    assert [worker.wait(timeout=300) != 0 for worker in first] == [True, True]
+    assert (tmp_path / "backup" / "backup.npz").is_file()
+    for worker in start_cluster(tmp_path, epochs=EPOCHS, **settings):
+        assert worker.wait(timeout=300) == 0, (tmp_path / "worker1.log").read_text()
+    assert "resuming after epoch 2" in (tmp_path / "worker0.log").read_text()
+    chief, other = weights(tmp_path / "worker0.npz"), weights(tmp_path / "worker1.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(chief, other))  # the other worker took the chief's state
+    for a, b in zip(chief, weights(single_process)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 

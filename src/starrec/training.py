@@ -178,7 +178,7 @@ def fit(
         [
             DivergenceGuard(train_params),
             ScheduleLogger(),
-            *[early_stopping] * bool(early_stopping),
+            *([early_stopping] if early_stopping else []),
             *backups,
             *progress,
             *callbacks,
