@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("download", "convert", "split", "augment", "train", "kfold", "evaluate", "visualize")
+STAGES = ("download", "convert", "split", "augment", "train", "fold@0", "kfold", "evaluate", "visualize")
+"""fold@0 is the one part of the K-fold stages here (kfold.parts: [0]): it trains both folds."""
 CLASSES = 10
 
 
@@ -30,7 +31,7 @@ def _params(images: int, size: int) -> dict:
     params["data"].update(source="synthetic", synthetic_classes=CLASSES, synthetic_per_class=images // CLASSES)
     params["image"]["size"] = size
     params["train"].update(epochs=1, cache="none")
-    params["kfold"]["k"] = 2
+    params["kfold"].update(k=2, parts=[0])
     return params
 
 
@@ -59,7 +60,9 @@ def stage_peaks(images: int, size: int, scratch: Path) -> dict[str, float]:
     peaks = {}
     for stage in STAGES:
         with open(repo / f"{stage}.log", "w") as log:
-            process = subprocess.Popen([sys.executable, f"stages/{stage}.py"], cwd=repo, stdout=log, stderr=log)
+            script, *arguments = stage.split("@")
+            command = [sys.executable, f"stages/{script}.py", *arguments]
+            process = subprocess.Popen(command, cwd=repo, stdout=log, stderr=log)
             peaks[stage] = high_water_mib(process, repo / f"{stage}.log")
     shutil.rmtree(repo)
     return peaks

@@ -1,5 +1,6 @@
 """The real pipeline: dvc repro in a temporary copy of the repo on a tiny config."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ TINY = {
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
     "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
-    "kfold": {"k": 2},
+    "kfold": {"k": 2, "parts": [0, 1]},
 }
 
 
@@ -38,6 +39,11 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "t@t",
     "DVC_NO_ANALYTICS": "1",
 }
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages that a dvc repro / exp run output says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
 def run(repo: Path, *command: str) -> str:
@@ -73,7 +79,18 @@ def repo(tmp_path_factory):
 
 def test_repro_writes_metrics_a_user_can_trust(repo):
     repo, output = repo
-    for stage in ("download", "convert", "split", "augment", "train", "kfold", "evaluate", "visualize"):
+    for stage in (
+        "download",
+        "convert",
+        "split",
+        "augment",
+        "train",
+        "fold@0",
+        "fold@1",
+        "kfold",
+        "evaluate",
+        "visualize",
+    ):
         assert f"Running stage '{stage}'" in output
     test = json.loads((repo / "metrics/test.json").read_text())
     assert test["n_examples"] == 12  # 20% of 60
@@ -136,7 +153,7 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
         for entry in entries
         if isinstance(entry, dict) and "src/starrec/manifest.py" in entry.get("changed deps", {})
     }
-    assert changed == {"convert", "split", "train", "kfold", "evaluate", "visualize"}
+    assert changed == {"convert", "split", "train", "fold@0", "fold@1", "evaluate", "visualize"}
     assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
 
 
@@ -214,8 +231,7 @@ def test_metrics_and_plots_show(repo):
 def test_momentum_experiment_reruns_only_what_it_touches(repo):
     repo, _ = repo
     output = run(repo, "dvc", "exp", "run", "-S", "train.momentum=0.5")
-    ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-    assert ran == {"check_params", "train", "kfold", "evaluate", "visualize"}
+    assert stages_run(output) == {"check_params", "train", "fold@0", "fold@1", "kfold", "evaluate", "visualize"}
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")
@@ -401,7 +417,40 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
     run(tmp_path, "git", "clone", "-q", str(origin), str(restored))
     (restored / "dvc.lock").unlink()
     output = dvc(restored, "repro", "--pull")  # fetches the run-cache and the outputs it names
-    ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    ran = stages_run(output)
     assert ran == {"check_params"}, output  # the one stage without outputs (nothing to cache) just checks params
-    assert output.count("is cached - skipping run") == 8
+    assert output.count("is cached - skipping run") == 10
     assert json.loads(dvc(restored, "metrics", "show", "--json")) == metrics
+
+
+def test_folds_trained_on_two_machines_are_collected_through_the_shared_remote(repo, tmp_path, s3_server):
+    repo, _ = repo
+    endpoint, credentials = s3_server
+    env = {**ENV, **credentials}
+
+    def dvc(where: Path, *args: str) -> str:
+        done = subprocess.run(["dvc", *args], cwd=where, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout + done.stderr
+
+    origin = tmp_path / "origin.git"
+    run(tmp_path, "git", "clone", "-q", "--bare", str(repo), str(origin))
+    machines = []
+    for name in ("one", "two", "collector"):
+        run(tmp_path, "git", "clone", "-q", str(origin), str(tmp_path / name))
+        dvc(tmp_path / name, "remote", "add", "-d", "--local", "shared", "s3://starrec/folds")
+        dvc(tmp_path / name, "remote", "modify", "--local", "shared", "endpointurl", endpoint)
+        machines.append(tmp_path / name)
+    one, two, collector = machines
+    ran_one = dvc(one, "repro", "--pull", "fold@0")  # computes the data stages and fold 0
+    dvc(one, "push", "--run-cache")
+    ran_two = dvc(two, "repro", "--pull", "fold@1")  # data stages from the run-cache, computes fold 1
+    dvc(two, "push", "--run-cache")
+    ran = {name: stages_run(output) for name, output in (("one", ran_one), ("two", ran_two))}
+    assert ran["one"] == {"download", "convert", "split", "fold@0"}  # the data stages and fold 0
+    assert ran["two"] == {"fold@1"}  # the data stages came from one, through the remote
+    collected = dvc(collector, "repro", "--pull", "kfold")
+    assert stages_run(collected) == {"kfold"}  # both folds from the remote, only collected here
+    committed = subprocess.run(["git", "show", "HEAD:dvc.lock"], cwd=repo, capture_output=True, text=True, check=True)
+    serial = yaml.safe_load(committed.stdout)["stages"]["kfold"]["outs"][0]["md5"]
+    assert hashlib.md5((collector / "metrics/kfold.json").read_bytes()).hexdigest() == serial

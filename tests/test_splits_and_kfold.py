@@ -5,7 +5,8 @@ import pytest
 
 from conftest import from_arrays, read_arrays
 from starrec import kfold
-from starrec.kfold import FoldScore, KFoldError, cross_validate, fold_indices, summarize_folds
+from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, summarize_folds
+from starrec.kfold import KFoldError, fold_indices, train_folds
 from starrec.records import write_shards
 from starrec.splits import SplitError, split_counts, split_indices, write_splits
 
@@ -96,21 +97,40 @@ def test_summary_mean_and_std():
     }
 
 
+def cross_validate(images, labels, p, **options):
+    """Every fold of the tiny data, k = 3, collected: ``options`` go to ``train_folds``."""
+    groups = np.arange(len(labels)).astype(str)
+    args = (labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train)
+    return collect_folds([train_folds(from_arrays(images, labels), *args, **options)])
+
+
 def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tiny_params, tiny_arrays):
     images, labels = tiny_arrays
-    groups = np.arange(len(labels)).astype(str)
     p = tiny_params
-    result = cross_validate(
-        from_arrays(images, labels), labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train
-    )
+    result = cross_validate(images, labels, p)
     report = result.report()
     assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
     assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
-    folds = fold_indices(labels, groups, 3, p.seed, CLASSES)
+    folds = fold_indices(labels, np.arange(len(labels)).astype(str), 3, p.seed, CLASSES)
     for fold, (_, test) in zip(report["folds"], folds):
         assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
     assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
     assert report["accuracy"]["mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in report["folds"]]))
+    np.testing.assert_array_equal(result.labels, labels)
+
+
+def test_folds_trained_in_parts_give_the_serial_report(tiny_params, tiny_arrays):
+    images, labels = tiny_arrays
+    p = tiny_params
+    groups = np.arange(len(labels)).astype(str)
+    args = (labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train)
+    parts = [train_folds(from_arrays(images, labels), *args, part=part, parts=2) for part in (1, 0)]
+    assert [[fold["fold"] for fold in part["folds"]] for part in parts] == [[1], [0, 2]]
+    assert collect_folds(parts).report() == cross_validate(images, labels, p).report()
+    with pytest.raises(IncompleteFolds, match=r"miss folds \[1\] and repeat \[\] of 3"):
+        collect_folds(parts[1:])
+    with pytest.raises(IncompleteFolds, match=r"miss folds \[\] and repeat \[0, 2\] of 3"):
+        collect_folds([parts[0], parts[1], parts[1]])
 
 
 def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, tiny_arrays):
@@ -132,10 +152,8 @@ def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, t
 
 def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_arrays, monkeypatch):
     images, labels = tiny_arrays
-    groups = np.arange(len(labels)).astype(str)
     p = tiny_params
-    args = (labels, groups, CLASSES, 3, p.seed, p.augment, p.model, p.train)
-    straight = cross_validate(from_arrays(images, labels), *args).report()
+    straight = cross_validate(images, labels, p).report()
     real_predict, trainings = kfold.predict_labels, []
 
     def crash_in_second_fold(model, examples):
@@ -146,10 +164,10 @@ def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_
 
     monkeypatch.setattr(kfold, "predict_labels", crash_in_second_fold)
     with pytest.raises(KeyboardInterrupt):
-        cross_validate(from_arrays(images, labels), *args, backup_dir=tmp_path / "b", data_id="d")
+        cross_validate(images, labels, p, backup_dir=tmp_path / "b", data_id="d")
     assert sorted(path.name for path in (tmp_path / "b").glob("*.json")) == ["fold-0.json"]
     real_fit, fits = kfold.fit, []
     monkeypatch.setattr(kfold, "predict_labels", real_predict)
     monkeypatch.setattr(kfold, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
-    resumed = cross_validate(from_arrays(images, labels), *args, backup_dir=tmp_path / "b", data_id="d").report()
+    resumed = cross_validate(images, labels, p, backup_dir=tmp_path / "b", data_id="d").report()
     assert len(fits) == 2 and resumed == straight and not (tmp_path / "b").exists()

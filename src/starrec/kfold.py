@@ -1,38 +1,42 @@
 """K-fold cross validation, as in the lecture: randomize, split into K folds, train K times.
 
     for i in range(K): train on every fold but i, test on fold i
-    performance = mean over folds (and the standard deviation, ddof=0)
+    performance = mean over folds (:mod:`starrec.crossval`)
 
 Folds are stratified by class and keep the copies of a picture together
 (:mod:`starrec.duplicates`); K equal to the number of examples is
 leave-one-out (LOOCV, one picture per fold), where the pooled out-of-fold
 scores are the meaningful number.
+
+The folds are trained in parts (:func:`train_folds`; part p of n takes the
+folds f with f mod n = p), one DVC stage each, so that different machines can
+train them and the run-cache can hand them around; :func:`starrec.crossval.collect_folds`
+puts the parts together. Each fold's result depends only on the params and
+the data, never on its part, so any split into parts gives the same report.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
 from starrec.atomic import write_json
 from starrec.augment import with_augmented_copies
+from starrec.crossval import score
 from starrec.errors import StarrecError
 from starrec.evaluation import predict_labels
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.preprocess import normalization_stats
 from starrec.resume import fingerprint
 from starrec.training import fit
-
-SCORES = ("accuracy", "f1_macro")
 
 
 class KFoldError(StarrecError, ValueError):
@@ -66,62 +70,6 @@ def fold_indices(
     return list(splitter.split(np.zeros(n), labels, groups))
 
 
-@dataclass(frozen=True)
-class FoldScore:
-    """One fold's test scores: accuracy and scikit-learn's macro F1 (undefined class F1 counts 0)."""
-
-    fold: int
-    n_test: int
-    accuracy: float
-    f1_macro: float
-
-
-def score(fold: int, truth: np.ndarray, predicted: np.ndarray) -> FoldScore:
-    return FoldScore(
-        fold=fold,
-        n_test=len(truth),
-        accuracy=float(accuracy_score(truth, predicted)),
-        f1_macro=float(f1_score(truth, predicted, average="macro", zero_division=0.0)),
-    )
-
-
-def summarize_folds(folds: list[FoldScore]) -> dict:
-    """Mean and standard deviation (population, ddof=0) of each score over the folds."""
-    summary = {}
-    for name in SCORES:
-        values = np.asarray([getattr(fold, name) for fold in folds], dtype=float)
-        summary[name] = {"mean": float(values.mean()), "std": float(values.std())}
-    return summary
-
-
-@dataclass(frozen=True)
-class CrossValidation:
-    """Every fold's scores and each example's out-of-fold prediction."""
-
-    folds: list[FoldScore]
-    labels: np.ndarray
-    predicted: np.ndarray
-
-    def report(self) -> dict:
-        """kfold.json: k, mean/std per score, the pooled out-of-fold scores, every fold."""
-        pooled = score(-1, self.labels, self.predicted)
-        return {
-            "k": len(self.folds),
-            **summarize_folds(self.folds),
-            "pooled": {name: getattr(pooled, name) for name in SCORES},
-            "folds": [asdict(fold) for fold in self.folds],
-        }
-
-    def summary_line(self) -> str:
-        """``k=5 accuracy 0.9861 ± 0.0044, macro F1 0.9861 ± 0.0044``"""
-        summary = summarize_folds(self.folds)
-        accuracy, f1 = summary["accuracy"], summary["f1_macro"]
-        return (
-            f"k={len(self.folds)} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
-            f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
-        )
-
-
 class EpochProgress(keras.callbacks.Callback):
     """Shows the epoch inside the current fold on the folds' progress bar."""
 
@@ -140,7 +88,7 @@ def _finished_fold(path: Path, expected: str) -> dict | None:
     return saved if saved["fingerprint"] == expected else None
 
 
-def cross_validate(
+def train_folds(
     examples: tf.data.Dataset,
     labels: np.ndarray,
     groups: np.ndarray,
@@ -150,16 +98,20 @@ def cross_validate(
     augment: AugmentParams,
     model_params: ModelParams,
     train_params: TrainParams,
+    part: int = 0,
+    parts: int = 1,
     backup_dir: Path | None = None,
     data_id: str = "",
     strategy: tf.distribute.Strategy | None = None,
-) -> CrossValidation:
-    """Train a fresh model per fold on the other folds (augmented, normalised with their own
-    statistics) and predict the held-out fold; ``examples`` are streamed, never held in memory.
+) -> dict:
+    """Train part ``part`` of ``parts``: a fresh model per fold f (f mod parts = part) on the other
+    folds (augmented, normalised with their own statistics), predicting fold f; ``examples``
+    are streamed, never held in memory.
 
-    With ``backup_dir``, each finished fold's scores and predictions are kept
-    there and each fold's training is backed up per epoch: a rerun with the
-    same params and ``data_id`` starts at the first unfinished fold (and epoch).
+    Returns ``{"k", "n_folds", "folds": [{"fold", "test_index", "truth", "predicted", "score"}]}``
+    (JSON-ready). With ``backup_dir``, each finished fold is kept there and each fold's training
+    is backed up per epoch: a rerun with the same params and ``data_id`` starts at the first
+    unfinished fold (and epoch).
     """
     folds = fold_indices(labels, groups, k, seed, classes)
     fold_of = np.zeros(len(labels), np.int64)
@@ -168,15 +120,15 @@ def cross_validate(
     table = tf.constant(fold_of)
     indexed = examples.enumerate()
 
-    def part(keep) -> tf.data.Dataset:
+    def subset(keep) -> tf.data.Dataset:
         return indexed.filter(lambda index, _: keep(tf.gather(table, index))).map(lambda _, example: example)
 
     expected = fingerprint(augment, model_params, train_params, seed, k, data_id)
 
-    def run_fold(number: int, n_train: int, bar: tqdm) -> dict:
-        """Train on every fold but ``number``, predict ``number``: its score and predictions."""
-        train = part(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
-        test = part(lambda fold: fold == number)
+    def run_fold(number: int, n_train: int, test_index: np.ndarray, bar: tqdm) -> dict:
+        """Train on every fold but ``number``, predict ``number``: its predictions and score."""
+        train = subset(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
+        test = subset(lambda fold: fold == number)
         images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
         model, _ = fit(
             with_augmented_copies(train, augment, seed),
@@ -195,22 +147,25 @@ def cross_validate(
         truth, probabilities = predict_labels(model, test)
         predicted = probabilities.argmax(axis=1)
         return {
-            "fingerprint": expected,
+            "fold": number,
+            "test_index": test_index.tolist(),
+            "truth": truth.tolist(),
             "predicted": predicted.tolist(),
             "score": asdict(score(number, truth, predicted)),
         }
 
-    scores, predicted = [], np.zeros_like(labels)
-    with tqdm(total=len(folds), desc="k-fold", unit="fold") as bar:
-        for number, (train_index, test_index) in enumerate(folds):
+    mine = [number for number in range(len(folds)) if number % parts == part]
+    results = []
+    with tqdm(total=len(mine), desc=f"k-fold part {part}", unit="fold") as bar:
+        for number in mine:
+            train_index, test_index = folds[number]
             saved = backup_dir and _finished_fold(backup_dir / f"fold-{number}.json", expected)
             if not saved:
-                saved = run_fold(number, len(train_index), bar)
+                saved = {"fingerprint": expected, **run_fold(number, len(train_index), test_index, bar)}
                 if backup_dir:
                     write_json(backup_dir / f"fold-{number}.json", saved)
-            predicted[test_index] = saved["predicted"]
-            scores.append(FoldScore(**saved["score"]))
+            results.append({name: value for name, value in saved.items() if name != "fingerprint"})
             bar.update()
     if backup_dir:
         shutil.rmtree(backup_dir, ignore_errors=True)
-    return CrossValidation(scores, np.asarray(labels), predicted)
+    return {"k": k, "n_folds": len(folds), "folds": results}

@@ -225,6 +225,13 @@ class TrainParams:
 @dataclass(frozen=True)
 class KFoldParams:
     k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2)
+    parts: list[int] = param(
+        [0, 1, 2, 3, 4], "one stage fold@P per entry, training every n-th fold: [0, 1, ..., n-1] (more than k: some idle)", low=0
+    )
+
+    def validate(self, key):
+        if not self.parts or self.parts != list(range(len(self.parts))):
+            _fail(f"{key}.parts", f"{self.parts}; must be [0, 1, ..., n-1] for n >= 1 parts, e.g. [0, 1, 2]")
 
 
 @dataclass(frozen=True)

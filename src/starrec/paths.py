@@ -16,6 +16,7 @@ METRICS = Path("metrics")
 TRAIN_LIVE = METRICS / "train"
 SPLIT_COUNTS = METRICS / "split_counts.json"
 KFOLD = METRICS / "kfold.json"
+KFOLD_PARTS = Path("data/kfold")  # part-<p>.json: the folds of stage fold@<p>
 TEST = METRICS / "test.json"
 PLOTS = METRICS / "plots"
 PREDICTIONS = METRICS / "predictions.csv"

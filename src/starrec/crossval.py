@@ -1,0 +1,103 @@
+"""The scores of a K-fold cross validation, put together from its parts.
+
+    performance = mean over folds (and the standard deviation, ddof=0)
+
+plus the pooled score of every example's out-of-fold prediction (the meaningful
+number for leave-one-out). Pure bookkeeping: no TensorFlow, so that the kfold
+stage that collects the fold@P parts is quick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+from starrec.errors import StarrecError
+
+SCORES = ("accuracy", "f1_macro")
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    """One fold's test scores: accuracy and scikit-learn's macro F1 (undefined class F1 counts 0)."""
+
+    fold: int
+    n_test: int
+    accuracy: float
+    f1_macro: float
+
+
+def score(fold: int, truth: np.ndarray, predicted: np.ndarray) -> FoldScore:
+    return FoldScore(
+        fold=fold,
+        n_test=len(truth),
+        accuracy=float(accuracy_score(truth, predicted)),
+        f1_macro=float(f1_score(truth, predicted, average="macro", zero_division=0.0)),
+    )
+
+
+def summarize_folds(folds: list[FoldScore]) -> dict:
+    """Mean and standard deviation (population, ddof=0) of each score over the folds."""
+    summary = {}
+    for name in SCORES:
+        values = np.asarray([getattr(fold, name) for fold in folds], dtype=float)
+        summary[name] = {"mean": float(values.mean()), "std": float(values.std())}
+    return summary
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Every fold's scores and each example's out-of-fold prediction."""
+
+    folds: list[FoldScore]
+    labels: np.ndarray
+    predicted: np.ndarray
+
+    def report(self) -> dict:
+        """kfold.json: k, mean/std per score, the pooled out-of-fold scores, every fold."""
+        pooled = score(-1, self.labels, self.predicted)
+        return {
+            "k": len(self.folds),
+            **summarize_folds(self.folds),
+            "pooled": {name: getattr(pooled, name) for name in SCORES},
+            "folds": [asdict(fold) for fold in self.folds],
+        }
+
+    def summary_line(self) -> str:
+        """``k=5 accuracy 0.9861 ± 0.0044, macro F1 0.9861 ± 0.0044``"""
+        summary = summarize_folds(self.folds)
+        accuracy, f1 = summary["accuracy"], summary["f1_macro"]
+        return (
+            f"k={len(self.folds)} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
+            f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
+        )
+
+
+class IncompleteFolds(StarrecError, ValueError):
+    """The parts do not hold every fold exactly once; the message names the folds."""
+
+
+def collect_folds(parts: list[dict]) -> CrossValidation:
+    """The cross validation of the parts that :func:`train_folds` returned, which must hold
+    every fold of one k exactly once."""
+    n_folds = {part["n_folds"] for part in parts}
+    ks = {part["k"] for part in parts}
+    if len(n_folds) != 1 or len(ks) != 1:
+        raise IncompleteFolds(f"the parts were trained for different kfold.k ({sorted(ks)}); rerun the fold stages")
+    (n,) = n_folds
+    found = sorted(fold["fold"] for part in parts for fold in part["folds"])
+    if found != list(range(n)):
+        missing = sorted(set(range(n)) - set(found))
+        twice = sorted({number for number in found if found.count(number) > 1})
+        raise IncompleteFolds(
+            f"the fold parts miss folds {missing} and repeat {twice} of {n}; check kfold.parts, rerun the fold stages"
+        )
+    folds = sorted((fold for part in parts for fold in part["folds"]), key=lambda fold: fold["fold"])
+    size = sum(len(fold["test_index"]) for fold in folds)
+    labels, predicted = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    for fold in folds:
+        labels[fold["test_index"]] = fold["truth"]
+        predicted[fold["test_index"]] = fold["predicted"]
+    return CrossValidation([FoldScore(**fold["score"]) for fold in folds], labels, predicted)
