@@ -176,6 +176,7 @@ def test_litter_unsafe_names_and_unreadable_files_never_crash_ingest(tmp_path):
     for litter in ("__MACOSX/ann/1.png", "ann/@eaDir/0.png/thumb.png", "ann/._0.png", "$RECYCLE.BIN/x.png"):
         save_image(raw / litter, RED)
     save_image(raw / "bob" / os.fsdecode(b"caf\xe9.png"), RED)
+    save_image(raw / os.fsdecode(b"Jos\xe9") / "1.png", RED)  # a class folder named on a latin-1 system
     rejected = []  # a file listed, then gone (or unreadable) when ingest reads it
     assert _examples(raw / "bob" / "vanished.png", raw, "bob", FacesParams(), 16, rejected) == []
     assert rejected == [
@@ -189,7 +190,11 @@ def test_litter_unsafe_names_and_unreadable_files_never_crash_ingest(tmp_path):
         "bob/0.png",
         "bob/1.png",
     ]
-    assert result.rejected == [{"source": "bob/caf%E9.png", "class": "bob", "reason": "file name is not valid UTF-8"}]
+    assert result.rejected == [
+        {"source": "Jos%E9/1.png", "class": "Jos%E9", "reason": "file name is not valid UTF-8"},
+        {"source": "bob/caf%E9.png", "class": "bob", "reason": "file name is not valid UTF-8"},
+    ]
+    assert result.dropped_classes == {"Jos%E9": 0} and "Jos%E9" in summary(result)
     assert "caf%E9.png" in (tmp_path / "interim" / "rejected.csv").read_text()
 
 

@@ -5,7 +5,9 @@ import pytest
 
 from conftest import from_arrays, read_arrays
 from starrec import kfold
-from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, summarize_folds
+from starrec.atomic import write_json
+from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, load_parts, summarize_folds
+from starrec.errors import MissingInput
 from starrec.kfold import KFoldError, fold_indices, train_folds
 from starrec.records import write_shards
 from starrec.splits import SplitError, split_counts, split_indices, write_splits
@@ -119,7 +121,7 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
     np.testing.assert_array_equal(result.labels, labels)
 
 
-def test_folds_trained_in_parts_give_the_serial_report(tiny_params, tiny_arrays):
+def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, tiny_arrays):
     images, labels = tiny_arrays
     p = tiny_params
     groups = np.arange(len(labels)).astype(str)
@@ -131,6 +133,11 @@ def test_folds_trained_in_parts_give_the_serial_report(tiny_params, tiny_arrays)
         collect_folds(parts[1:])
     with pytest.raises(IncompleteFolds, match=r"miss folds \[\] and repeat \[0, 2\] of 3"):
         collect_folds([parts[0], parts[1], parts[1]])
+    for part, result in enumerate(reversed(parts)):
+        write_json(tmp_path / f"part-{part}.json", result)
+    assert collect_folds(load_parts(tmp_path, [0, 1])).report() == collect_folds(parts).report()
+    with pytest.raises(MissingInput, match=r"part-2.json: missing; run `dvc repro fold@2`"):
+        load_parts(tmp_path, [0, 1, 2])
 
 
 def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, tiny_arrays):

@@ -9,12 +9,14 @@ stage that collects the fold@P parts is quick.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from starrec.errors import StarrecError
+from starrec.errors import MissingInput, StarrecError
 
 SCORES = ("accuracy", "f1_macro")
 
@@ -73,6 +75,17 @@ class CrossValidation:
             f"k={len(self.folds)} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
             f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
         )
+
+
+def load_parts(directory: Path, parts: list[int]) -> list[dict]:
+    """``<directory>/part-P.json`` of each part P, as the fold@P stages wrote them."""
+    loaded = []
+    for part in parts:
+        path = directory / f"part-{part}.json"
+        if not path.is_file():
+            raise MissingInput(f"{path}: missing; run `dvc repro fold@{part}` (kfold.parts lists part {part})")
+        loaded.append(json.loads(path.read_text(encoding="utf-8")))
+    return loaded
 
 
 class IncompleteFolds(StarrecError, ValueError):

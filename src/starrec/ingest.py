@@ -63,13 +63,13 @@ class Ingested:
 
 
 def class_files(raw: Path) -> dict[str, list[Path]]:
-    """Image candidates per class folder, nested folders included, ignored names
-    (:mod:`starrec.filenames`) left out."""
-    classes = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p.name))
+    """Image candidates per class folder (by the folder's safe name), nested folders included,
+    ignored names (:mod:`starrec.filenames`) left out."""
+    folders = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p.name))
     files = {}
-    for name in classes:
-        paths = [p for p in (raw / name).rglob("*") if p.is_file() and not has_ignored_part(p.relative_to(raw))]
-        files[name] = sorted(paths, key=lambda p: p.relative_to(raw).as_posix())
+    for folder in folders:
+        paths = [p for p in (raw / folder).rglob("*") if p.is_file() and not has_ignored_part(p.relative_to(raw))]
+        files[safe_name(folder)] = sorted(paths, key=lambda p: p.relative_to(raw).as_posix())
     return files
 
 

@@ -226,7 +226,9 @@ class TrainParams:
 class KFoldParams:
     k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2)
     parts: list[int] = param(
-        [0, 1, 2, 3, 4], "one stage fold@P per entry, training every n-th fold: [0, 1, ..., n-1] (more than k: some idle)", low=0
+        [0, 1, 2, 3, 4],
+        "one stage fold@P per entry, training every n-th fold: [0, 1, ..., n-1] (more than k: some idle)",
+        low=0,
     )
 
     def validate(self, key):
