@@ -349,7 +349,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def s3_server():
-    """moto's S3 server on a free port of 127.0.0.1, with an empty bucket ``starrec``."""
+    """moto's S3 server on a free port of 127.0.0.1 with an empty bucket ``starrec``: its endpoint, and a
+    runner of dvc commands that have its credentials."""
     import boto3
 
     port = free_port()
@@ -382,20 +383,21 @@ def s3_server():
                 server.kill()
                 raise
             time.sleep(0.5)
-    yield endpoint, credentials
+
+    def dvc(where: Path, *args: str) -> str:
+        """``dvc ARGS`` in ``where`` with the server's credentials; its output (it must succeed)."""
+        done = subprocess.run(["dvc", *args], cwd=where, env={**ENV, **credentials}, capture_output=True, text=True)
+        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout + done.stderr
+
+    yield endpoint, dvc
     server.terminate()
     server.wait(timeout=30)
 
 
 def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_server):
     repo, _ = repo
-    endpoint, credentials = s3_server
-    env = {**ENV, **credentials}
-
-    def dvc(where: Path, *args: str) -> str:
-        done = subprocess.run(["dvc", *args], cwd=where, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout + done.stderr
+    endpoint, dvc = s3_server
 
     origin = tmp_path / "origin"  # its own run, so that its run-cache holds every stage (others' tests prune theirs)
     run(tmp_path, "git", "clone", "-q", str(repo), str(origin))
@@ -425,13 +427,7 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
 
 def test_folds_trained_on_two_machines_are_collected_through_the_shared_remote(repo, tmp_path, s3_server):
     repo, _ = repo
-    endpoint, credentials = s3_server
-    env = {**ENV, **credentials}
-
-    def dvc(where: Path, *args: str) -> str:
-        done = subprocess.run(["dvc", *args], cwd=where, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout + done.stderr
+    endpoint, dvc = s3_server
 
     origin = tmp_path / "origin.git"
     run(tmp_path, "git", "clone", "-q", "--bare", str(repo), str(origin))
