@@ -2,7 +2,8 @@
 
 from starrec import paths
 from starrec.atomic import write_csv, write_json
-from starrec.evaluation import evaluate, predict_labels
+from starrec.evaluation import evaluate
+from starrec.inference import predict_labels
 from starrec.manifest import load_classes
 from starrec.model import load_model
 from starrec.params import load_params
@@ -14,7 +15,8 @@ def main() -> None:
     params = load_params(paths.PARAMS)
     test = paths.SPLIT / "test"
     labels, probabilities = predict_labels(load_model(paths.MODEL), read_records(test, params.image.size))
-    result = evaluate(labels, probabilities, read_labels_and_ids(test)[1], load_classes(paths.INTERIM))
+    ids, classes = read_labels_and_ids(test)[1], load_classes(paths.INTERIM)
+    result = evaluate(labels, probabilities, ids, classes, params.evaluate.bootstrap_resamples, params.seed)
     write_json(paths.TEST, result.report)
     write_csv(paths.PREDICTIONS, result.predictions)
     for name, rows in result.plots.items():

@@ -1,18 +1,25 @@
 """The evaluate stage's files and the visualize stage's choice of mistakes, from arrays."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
+from starrec.atomic import write_json
+from starrec.cli import main
 from starrec.evaluation import evaluate
+from starrec.intervals import bootstrap_intervals, wilson_interval
 from starrec.visualize import misclassified
 
 
 def test_evaluation_files_agree_with_each_other():
     labels = np.array([0, 0, 1, 1, 2])
     probabilities = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1], [0.1, 0.1, 0.8]])
-    result = evaluate(labels, probabilities, ["x0", "x1", "x2", "x3", "x4"], ["a", "b", "c"])
+    result = evaluate(labels, probabilities, ["x0", "x1", "x2", "x3", "x4"], ["a", "b", "c"], 200, 0)
     assert result.report["accuracy"] == pytest.approx(0.8)
+    assert result.report["ci95"]["accuracy"] == wilson_interval(4, 5)
     assert result.predictions.to_dict("list") == {
         "id": ["x0", "x1", "x2", "x3", "x4"],
         "actual": ["a", "a", "b", "b", "c"],
@@ -38,3 +45,49 @@ def test_mistakes_are_the_first_wrong_predictions_found_by_id():
     positions, captions = misclassified(predictions, np.array(["s", "r", "q", "p"]), limit=2)
     assert positions.tolist() == [2, 1]
     assert captions == ["true b\npred a (55%)", "true a\npred b (80%)"]
+
+
+def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return center - half, center + half
+
+
+@pytest.mark.parametrize("k, n", [(8, 10), (353, 359), (0, 12), (12, 12)])
+def test_wilson_interval_of_accuracy_is_the_formula(k, n):
+    interval = wilson_interval(k, n)
+    assert (interval["low"], interval["high"]) == pytest.approx(wilson_by_hand(k, n), abs=1e-12)
+
+
+def test_wilson_interval_of_eight_out_of_ten():
+    assert wilson_interval(8, 10) == pytest.approx({"low": 0.4902, "high": 0.9433}, abs=5e-5)  # the textbook values
+
+
+def test_bootstrap_intervals_hold_the_score_are_seeded_and_shrink_with_more_images():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 300)
+    predicted = np.where(rng.random(300) < 0.85, truth, (truth + 1) % 3)
+    small = bootstrap_intervals(truth[:75], predicted[:75], 3, 500, seed=3)
+    large = bootstrap_intervals(truth, predicted, 3, 500, seed=3)
+    assert large == bootstrap_intervals(truth, predicted, 3, 500, seed=3)
+    assert large != bootstrap_intervals(truth, predicted, 3, 500, seed=4)
+    f1 = f1_score(truth, predicted, average="macro")
+    assert large["f1_macro"]["low"] < f1 < large["f1_macro"]["high"]
+    for name in ("precision_macro", "recall_macro", "f1_macro"):
+        assert large[name]["high"] - large[name]["low"] < small[name]["high"] - small[name]["low"]
+    assert bootstrap_intervals(truth, truth, 3, 200, seed=0)["f1_macro"] == {"low": 1.0, "high": 1.0}
+
+
+def test_summary_shows_the_test_scores_with_their_intervals(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    interval = {"low": 0.5, "high": 0.875}
+    test = {"n_examples": 8, "accuracy": 0.75, "f1_macro": 0.7, "ci95": {"accuracy": interval, "f1_macro": interval}}
+    write_json(tmp_path / "metrics/test.json", test)
+    fold = {"mean": 0.8, "std": 0.1}
+    write_json(tmp_path / "metrics/kfold.json", {"k": 2, "accuracy": fold, "f1_macro": fold})
+    assert main(["summary"]) == 0
+    assert capsys.readouterr().out == (
+        "test: accuracy 0.7500 [0.5000, 0.8750], macro F1 0.7000 [0.5000, 0.8750] (8 images; 95 % intervals)\n"
+        "2-fold: accuracy 0.8000 ± 0.1000, macro F1 0.8000 ± 0.1000\n"
+    )

@@ -6,7 +6,7 @@ import pytest
 from conftest import fit_arrays as train
 from conftest import from_arrays, replace
 from starrec.datasets import resolve_batch_size
-from starrec.evaluation import predict_labels
+from starrec.inference import predict_labels
 from starrec.model import build_model, load_model
 from starrec.params import MomentumSchedule
 from starrec.preprocess import NormalizationStats

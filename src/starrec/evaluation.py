@@ -1,31 +1,16 @@
-"""A model's predictions on a stream of examples, and what the evaluate stage writes from them."""
+"""What the evaluate stage writes from a model's predictions on the test split."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from starrec.datasets import batches
+from starrec.intervals import score_intervals
 from starrec.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
 
 PER_CLASS_BARS = ("precision", "recall", "f1")
-
-
-def predict_labels(
-    model: keras.Model, examples: tf.data.Dataset, batch_size: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    """(true labels, class probabilities) for every example, in order."""
-    labels, probabilities = [], []
-    for images, batch_labels in batches(examples, batch_size):
-        probabilities.append(model(images, training=False).numpy())
-        labels.append(batch_labels.numpy())
-    if not labels:
-        return np.zeros(0, np.int64), np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.concatenate(labels), np.concatenate(probabilities)
 
 
 @dataclass(frozen=True)
@@ -37,15 +22,21 @@ class Evaluation:
     plots: dict[str, list[dict]]
 
 
-def evaluate(labels: np.ndarray, probabilities: np.ndarray, ids, classes: list[str]) -> Evaluation:
-    """The report, one prediction row per test image, and the data of each test plot.
+def evaluate(
+    labels: np.ndarray, probabilities: np.ndarray, ids, classes: list[str], resamples: int, seed: int
+) -> Evaluation:
+    """The report (with ``ci95``: :mod:`starrec.intervals`, ``resamples`` bootstrap resamples
+    seeded by ``seed``), one prediction row per test image, and the data of each test plot.
 
     Plots: ``confusion`` (actual, predicted per image), ``per_class`` (precision,
     recall, f1 bars of each class), ``roc`` and ``precision_recall`` (one-vs-rest).
     """
-    report = evaluation_report(labels, probabilities, classes)
-    names = np.asarray(classes)
     predicted = probabilities.argmax(axis=1)
+    report = {
+        **evaluation_report(labels, probabilities, classes),
+        "ci95": score_intervals(labels, predicted, len(classes), resamples, seed),
+    }
+    names = np.asarray(classes)
     predictions = pd.DataFrame(
         {
             "id": list(ids),

@@ -32,7 +32,7 @@ from starrec.atomic import write_json
 from starrec.augment import with_augmented_copies
 from starrec.crossval import score
 from starrec.errors import StarrecError
-from starrec.evaluation import predict_labels
+from starrec.inference import predict_labels
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.preprocess import normalization_stats
 from starrec.resume import fingerprint

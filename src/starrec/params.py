@@ -237,6 +237,11 @@ class KFoldParams:
 
 
 @dataclass(frozen=True)
+class EvaluateParams:
+    bootstrap_resamples: int = param(1000, "resamples of the test images for the macro scores' 95 % intervals", low=100)
+
+
+@dataclass(frozen=True)
 class VisualizeParams:
     images: int = param(10, "test images to look inside (at least one per class)", low=1, high=100)
     feature_maps: int = param(8, "channels shown per conv layer", low=1, high=64)
@@ -253,6 +258,7 @@ class Params:
     model: ModelParams = section(ModelParams, "the CNN")
     train: TrainParams = section(TrainParams, "SGD with momentum, as in the lecture")
     kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
+    evaluate: EvaluateParams = section(EvaluateParams, "the final test: scores with 95 % confidence intervals")
     visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
 
     def validate(self, key):
