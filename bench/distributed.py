@@ -32,13 +32,10 @@ RUNS = {
 
 def worker(name: str, mode: str, out: Path) -> None:
     """One training process: trains RUNS[name] under ``mode``; the chief writes its images/s to ``out``."""
-    import numpy as np
-
-    from speed import EpochTimes, _rate
+    from speed import EpochTimes, _rate, synthetic_set
     from starrec.distribute import is_chief, make_strategy
     from starrec.params import parse_params
     from starrec.preprocess import normalization_stats
-    from starrec.sources import synthetic_image
     from starrec.training import fit
 
     strategy = make_strategy(mode)
@@ -50,9 +47,7 @@ def worker(name: str, mode: str, out: Path) -> None:
             "train": {**overrides.get("train", {}), "epochs": epochs, "precision": "float32"},
         }
     )
-    rng = np.random.default_rng(0)
-    labels = np.arange(n_images, dtype=np.int64) % 5
-    images = np.stack([synthetic_image(int(c), 5, rng, size=size) for c in labels])
+    images, labels = synthetic_set(n_images, size)
     import tensorflow as tf
 
     examples = tf.data.Dataset.from_tensor_slices(

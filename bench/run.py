@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 import distributed
@@ -26,7 +25,6 @@ import memory
 import speed
 from starrec.hardware import cpu_has_bfloat16, cpu_info
 from starrec.params import parse_params
-from starrec.sources import synthetic_image
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LECTURE = {
@@ -48,9 +46,7 @@ def speed_section(scratch: Path) -> dict:
     for name, (overrides, size, n_images, epochs) in RUNS.items():
         for precision in PRECISIONS:
             n, e = FLOAT16_RUNS[name] if precision == "mixed_float16" else (n_images, epochs)
-            rng = np.random.default_rng(0)
-            labels = np.arange(n, dtype=np.int64) % 5
-            images = np.stack([synthetic_image(int(c), 5, rng, size=size) for c in labels])
+            images, labels = speed.synthetic_set(n, size)
             raw = {**overrides, "image": {"size": size}}
             raw["train"] = {**overrides.get("train", {}), "epochs": e, "precision": precision}
             params = parse_params(raw)

@@ -24,6 +24,7 @@ from starrec.datasets import steps_per_epoch
 from starrec.params import Params
 from starrec.preprocess import normalization_stats
 from starrec.records import read_records, write_shards
+from starrec.sources import synthetic_image
 from starrec.training import compiled_model, fit, set_determinism
 
 
@@ -37,6 +38,13 @@ class EpochTimes(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self.started)
+
+
+def synthetic_set(n_images: int, size: int, num_classes: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """``n_images`` generated RGB images of ``size`` px and their labels (seed 0, classes in turn)."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(n_images, dtype=np.int64) % num_classes
+    return np.stack([synthetic_image(int(c), num_classes, rng, size=size) for c in labels]), labels
 
 
 def _rate(n_images: int, seconds: list[float]) -> float:

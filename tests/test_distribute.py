@@ -4,7 +4,6 @@ one loop of starrec.training.fit, as one process would (issue #13)."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import free_port
+
 WORKER = Path(__file__).parent / "distributed_worker.py"
 EPOCHS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(mode: str, epochs: int, out: Path, tf_config: dict | None = None, **settings: str) -> subprocess.Popen:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -337,14 +337,6 @@ def test_two_workers_train_the_stage_and_only_the_chief_writes(repo, tmp_path):
     original, trained = (json.loads((r / "metrics/train/metrics.json").read_text()) for r in (repo, chief))
     assert trained.keys() == original.keys() and trained["step"] == original["step"]
     assert (chief / "models/model.keras").is_file()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -86,9 +86,7 @@ class EpochBackup(keras.callbacks.Callback):
         backup = self.restored
         if backup is None:
             return
-        optimizer = self.model.optimizer
-        if not optimizer.built:
-            optimizer.build(self.model.trainable_variables)
+        optimizer = self.model.optimizer  # built by fit, in the strategy's scope
         for variable, value in zip(self.model.variables, backup.model):
             variable.assign(value)
         for variable, value in zip(optimizer.variables, backup.optimizer):
