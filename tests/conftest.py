@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -20,6 +22,32 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def browser():
+    """A real headless Chromium (Debian's chromium + chromium-driver) driven by Selenium.
+
+    Without them, the test is skipped with the reason, except in CI (CI set), where
+    .ci/run installs them and a missing browser fails."""
+    driver_path, chromium = shutil.which("chromedriver"), shutil.which("chromium")
+    if not (driver_path and chromium):
+        message = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 def save_image(path: Path, pixels: np.ndarray, **save_args) -> Path:
@@ -40,6 +68,10 @@ def labels_from_confusion(matrix) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def tiny_params():
+    return make_tiny_params()
+
+
+def make_tiny_params():
     """Params for fast training: 16x16 images, small net, few epochs."""
     return parse_params(
         {
@@ -97,6 +129,10 @@ def replace(params, section: str, **changes):
 
 @pytest.fixture
 def tiny_arrays():
+    return make_tiny_arrays()
+
+
+def make_tiny_arrays():
     """24 RGB 16x16 images of 3 learnable classes (synthetic stripes)."""
     from starrec.sources import synthetic_image
 

@@ -27,6 +27,7 @@ TINY = {
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
     "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
     "kfold": {"k": 2, "parts": [0, 1]},
+    "baseline": {"pca_components": 10},
 }
 
 
@@ -89,6 +90,7 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
         "fold@1",
         "kfold",
         "evaluate",
+        "baseline",
         "visualize",
     ):
         assert f"Running stage '{stage}'" in output
@@ -214,6 +216,7 @@ def test_metrics_and_plots_show(repo):
     repo, _ = repo
     shown = run(repo, "dvc", "metrics", "show")
     assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
+    assert "eigenfaces.accuracy" in shown and "logistic_regression.ci95.f1_macro.low" in shown
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()
     for title in (
@@ -237,7 +240,7 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")
 
 
-def test_queued_momentum_grid_sorted_by_kfold_f1(repo):
+def test_queued_momentum_grid_then_compare_and_report(repo, browser):
     repo, _ = repo
     run(repo, "dvc", "exp", "run", "--queue", "-S", "train.momentum=0.0,0.9")
     run(repo, "dvc", "queue", "start", "-j", "2")  # two at once: no shared writable path
@@ -249,15 +252,38 @@ def test_queued_momentum_grid_sorted_by_kfold_f1(repo):
         time.sleep(5)
     assert status.count("Success") >= 2, status
     table = json.loads(run(repo, "dvc", "exp", "show", "--json", "--sort-by", "metrics/kfold.json:f1_macro.mean"))
-    momentums = set()
+    experiments = {}  # momentum -> (name, kfold.json)
     for commit in table:
         for experiment in commit.get("experiments") or []:
             for revision in experiment["revs"]:
                 data = revision.get("data") or {}
                 params = data.get("params", {}).get("params.yaml", {}).get("data", {})
                 if "metrics/kfold.json" in data.get("metrics", {}):
-                    momentums.add(params["train"]["momentum"])
-    assert {0.0, 0.9} <= momentums
+                    kfold = data["metrics"]["metrics/kfold.json"]["data"]
+                    experiments[params["train"]["momentum"]] = (experiment["name"], kfold)
+    assert {0.0, 0.9} <= set(experiments)
+    (fast, fast_folds), (slow, slow_folds) = experiments[0.9], experiments[0.0]
+    compared = json.loads(run(repo, "starrec", "compare", fast, slow, "--json"))
+    assert compared["params"] == {"train.momentum": {"a": 0.9, "b": 0.0}}
+    mean_difference = fast_folds["accuracy"]["mean"] - slow_folds["accuracy"]["mean"]  # = the folds' mean difference
+    assert compared["folds"]["accuracy"]["difference"] == pytest.approx(mean_difference)
+    assert compared["verdict"].startswith("train.momentum 0.9 vs 0.0: ")
+    assert "(corrected t-test)" in compared["verdict"] and "(McNemar)" in compared["verdict"]
+    printed = run(repo, "starrec", "compare", "workspace", slow)
+    assert printed.startswith(f"A = workspace, B = {slow}: the same 2 folds and the same 12 test images")
+
+    run(repo, "starrec", "report", "--baseline", slow, "--out", "report")
+    markdown = (repo / "report" / "report.md").read_text()
+    momentum = yaml.safe_load((repo / "params.yaml").read_text())["train"]["momentum"]
+    assert f"| train.momentum | 0.0 | {momentum} |" in markdown and "| CNN test accuracy |" in markdown
+    assert "| eigenfaces (PCA + SVC) test accuracy |" in markdown and f"train.momentum {momentum} vs 0.0: " in markdown
+    html = (repo / "report" / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html  # nothing to fetch: it opens offline
+    browser.get((repo / "report" / "report.html").as_uri())
+    sizes = browser.execute_script(
+        "return Array.from(document.images).map(i => i.complete ? [i.naturalWidth, i.naturalHeight] : [0, 0])"
+    )
+    assert len(sizes) == 3 and all(width > 100 and height > 100 for width, height in sizes), sizes
 
 
 def test_bad_params_stop_before_any_work(repo):

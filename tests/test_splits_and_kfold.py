@@ -6,7 +6,7 @@ import pytest
 from conftest import from_arrays, read_arrays
 from starrec import kfold
 from starrec.atomic import write_json
-from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, load_parts, summarize_folds
+from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
 from starrec.errors import MissingInput
 from starrec.kfold import KFoldError, fold_indices, train_folds
 from starrec.records import write_shards
@@ -99,6 +99,12 @@ def test_summary_mean_and_std():
     }
 
 
+def test_folds_id_names_the_data_and_each_folds_examples():
+    ids = {folds_id("data", [[0, 1], [2]]), folds_id("other", [[0, 1], [2]]), folds_id("data", [[0, 2], [1]])}
+    assert len(ids) == 3 and all(len(identity) == 16 for identity in ids)
+    assert folds_id("data", [[0, 1], [2]]) == folds_id("data", [[0, 1], [2]])
+
+
 def cross_validate(images, labels, p, **options):
     """Every fold of the tiny data, k = 3, collected: ``options`` go to ``train_folds``."""
     groups = np.arange(len(labels)).astype(str)
@@ -133,6 +139,8 @@ def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, ti
         collect_folds(parts[1:])
     with pytest.raises(IncompleteFolds, match=r"miss folds \[\] and repeat \[0, 2\] of 3"):
         collect_folds([parts[0], parts[1], parts[1]])
+    with pytest.raises(IncompleteFolds, match="trained on different data"):
+        collect_folds([parts[0], {**parts[1], "data": "other records"}])
     for part, result in enumerate(reversed(parts)):
         write_json(tmp_path / f"part-{part}.json", result)
     assert collect_folds(load_parts(tmp_path, [0, 1])).report() == collect_folds(parts).report()
@@ -160,7 +168,7 @@ def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, t
 def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_arrays, monkeypatch):
     images, labels = tiny_arrays
     p = tiny_params
-    straight = cross_validate(images, labels, p).report()
+    straight = cross_validate(images, labels, p, data_id="d").report()
     real_predict, trainings = kfold.predict_labels, []
 
     def crash_in_second_fold(model, examples):

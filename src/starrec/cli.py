@@ -1,5 +1,6 @@
 """The ``starrec`` command: ``predict`` photos with a trained model, ``summary`` of the last run,
-``params`` (the default params.yaml, with the help of every key)."""
+``compare`` two runs, ``report`` the workspace against a revision, ``serve`` the model over
+HTTP with a web page, ``params`` (the default params.yaml, with the help of every key)."""
 
 from __future__ import annotations
 
@@ -42,15 +43,58 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
+def _compare(args) -> int:
+    from starrec.compare import compare, load_run
+
+    comparison = compare(load_run(args.a), load_run(args.b))
+    print(json.dumps(comparison.report(args.alpha), indent=2) if args.json else "\n".join(comparison.lines(args.alpha)))
+    return 0
+
+
+def _report(args) -> int:
+    from starrec.report import write_report
+
+    for path in write_report(args.baseline, args.out):
+        print(f"report: {path}")
+    return 0
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from starrec.serve import create_app
+
+    app = create_app(args.model, top_k=args.top_k, max_upload_bytes=int(args.max_upload_mb * 2**20))
+    uvicorn.run(app, host=args.host, port=args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="starrec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="top-k classes with probabilities for each photo")
     predict.add_argument("photos", nargs="+", type=Path)
-    predict.add_argument("--model", type=Path, default=paths.MODEL)
+    predict.add_argument(
+        "--model", type=Path, default=paths.MODEL, help="model.keras, or an export: a SavedModel folder, .onnx, .tflite"
+    )
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("summary", help="test accuracy, macro F1 and K-fold mean ± std of the last run")
+    runs = "an experiment name, a git revision, or workspace"
+    compare = commands.add_parser("compare", help="is A better than B? paired tests over the folds and test images")
+    compare.add_argument("a", help=runs)
+    compare.add_argument("b", help=runs)
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict")
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    serve = commands.add_parser("serve", help="the model behind HTTP (POST /predict, GET /health) and a web page at /")
+    serve.add_argument("--model", type=Path, default=paths.MODEL, help="model.keras (with saliency) or an export")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--top-k", type=int, default=3)
+    serve.add_argument("--max-upload-mb", type=float, default=10.0, help="larger uploads get 413")
+    report = commands.add_parser("report", help="the workspace against a revision: a Markdown and an HTML page")
+    report.add_argument("--baseline", default="HEAD", help=runs)
+    report.add_argument("--out", type=Path, default=Path("report"), help="the folder to write to")
     commands.add_parser("params", help="print the default params.yaml, every key with its help")
     args = parser.parse_args(argv)
     try:
@@ -60,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             print(render_params_yaml(), end="")
             return 0
-        return _predict(args)
+        return {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve}[args.command](args)
     except StarrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

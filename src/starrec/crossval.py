@@ -9,6 +9,7 @@ stage that collects the fold@P parts is quick.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,19 +50,28 @@ def summarize_folds(folds: list[FoldScore]) -> dict:
     return summary
 
 
+def folds_id(data_id: str, test_indices: list[list[int]]) -> str:
+    """Which examples each fold tested, of which data: the first 16 hex digits of
+    sha256 over both. Two runs can be compared fold by fold only when theirs are equal."""
+    identity = json.dumps({"data": data_id, "test_index": test_indices}, sort_keys=True)
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class CrossValidation:
-    """Every fold's scores and each example's out-of-fold prediction."""
+    """Every fold's scores and each example's out-of-fold prediction; ``folds_id`` as :func:`folds_id`."""
 
     folds: list[FoldScore]
     labels: np.ndarray
     predicted: np.ndarray
+    folds_id: str = ""
 
     def report(self) -> dict:
-        """kfold.json: k, mean/std per score, the pooled out-of-fold scores, every fold."""
+        """kfold.json: k, the folds' id, mean/std per score, the pooled out-of-fold scores, every fold."""
         pooled = score(-1, self.labels, self.predicted)
         return {
             "k": len(self.folds),
+            "folds_id": self.folds_id,
             **summarize_folds(self.folds),
             "pooled": {name: getattr(pooled, name) for name in SCORES},
             "folds": [asdict(fold) for fold in self.folds],
@@ -100,6 +110,8 @@ def collect_folds(parts: list[dict]) -> CrossValidation:
     if len(n_folds) != 1 or len(ks) != 1:
         raise IncompleteFolds(f"the parts were trained for different kfold.k ({sorted(ks)}); rerun the fold stages")
     (n,) = n_folds
+    if len({part["data"] for part in parts}) != 1:
+        raise IncompleteFolds("the parts were trained on different data; rerun the fold stages")
     found = sorted(fold["fold"] for part in parts for fold in part["folds"])
     if found != list(range(n)):
         missing = sorted(set(range(n)) - set(found))
@@ -113,4 +125,5 @@ def collect_folds(parts: list[dict]) -> CrossValidation:
     for fold in folds:
         labels[fold["test_index"]] = fold["truth"]
         predicted[fold["test_index"]] = fold["predicted"]
-    return CrossValidation([FoldScore(**fold["score"]) for fold in folds], labels, predicted)
+    identity = folds_id(parts[0]["data"], [fold["test_index"] for fold in folds])
+    return CrossValidation([FoldScore(**fold["score"]) for fold in folds], labels, predicted, identity)

@@ -52,6 +52,15 @@ def batches(examples: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     return _pairs(examples).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
 
 
+def image_arrays(examples: tf.data.Dataset, limit: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images (n, h, w, 3), labels) of the first ``limit`` examples (-1: all), in memory."""
+    images, labels = [], []
+    for image, label in _pairs(examples.take(limit)).batch(256).as_numpy_iterator():
+        images.append(image.astype(np.uint8))
+        labels.append(label)
+    return np.concatenate(images), np.concatenate(labels)
+
+
 def training_batches(
     examples: tf.data.Dataset,
     batch_size: int,

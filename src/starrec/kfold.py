@@ -108,9 +108,9 @@ def train_folds(
     folds (augmented, normalised with their own statistics), predicting fold f; ``examples``
     are streamed, never held in memory.
 
-    Returns ``{"k", "n_folds", "folds": [{"fold", "test_index", "truth", "predicted", "score"}]}``
-    (JSON-ready). With ``backup_dir``, each finished fold is kept there and each fold's training
-    is backed up per epoch: a rerun with the same params and ``data_id`` starts at the first
+    Returns ``{"k", "n_folds", "data", "folds": [{"fold", "test_index", "truth", "predicted", "score"}]}``
+    (JSON-ready; ``data`` is ``data_id``). With ``backup_dir``, each finished fold is kept there
+    and each fold's training is backed up per epoch: a rerun with the same params and ``data_id`` starts at the first
     unfinished fold (and epoch).
     """
     folds = fold_indices(labels, groups, k, seed, classes)
@@ -168,4 +168,4 @@ def train_folds(
             bar.update()
     if backup_dir:
         shutil.rmtree(backup_dir, ignore_errors=True)
-    return {"k": k, "n_folds": len(folds), "folds": results}
+    return {"k": k, "n_folds": len(folds), "data": data_id, "folds": results}

@@ -71,6 +71,12 @@ class ModelInfo:
     faces: FacesParams
 
 
+def parse_model_info(text: str | bytes) -> ModelInfo:
+    """The :class:`ModelInfo` of its JSON (other keys are ignored); KeyError/TypeError/ValueError if invalid."""
+    saved = json.loads(text)
+    return ModelInfo(classes=list(saved["classes"]), faces=FacesParams(**saved["faces"]))
+
+
 def save_model(model: keras.Model, info: ModelInfo, path: Path) -> None:
     """``model`` with ``info`` inside, as one ``.keras`` file written atomically: a model and
     its class names can never disagree."""
@@ -94,8 +100,7 @@ def load_model_info(path, model: keras.Model) -> ModelInfo:
     """The :class:`ModelInfo` saved in ``path``, checked against ``model``'s outputs."""
     try:
         with zipfile.ZipFile(path) as bundle:
-            saved = json.loads(bundle.read(INFO_ENTRY))
-        info = ModelInfo(classes=list(saved["classes"]), faces=FacesParams(**saved["faces"]))
+            info = parse_model_info(bundle.read(INFO_ENTRY))
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
         raise ModelFileError(f"{path}: no valid {INFO_ENTRY} inside ({error}); {REBUILD}") from None
     if len(info.classes) != model.output_shape[-1]:

@@ -242,6 +242,13 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class BaselineParams:
+    pca_components: int = param(100, "eigenfaces: principal components kept (whitened) for the SVC", low=1)
+    svc_c: float = param(10.0, "eigenfaces: C of the RBF support vector classifier", low=0.0, low_open=True)
+    logistic_c: float = param(1.0, "logistic regression: C, the inverse L2 strength", low=0.0, low_open=True)
+
+
+@dataclass(frozen=True)
 class VisualizeParams:
     images: int = param(10, "test images to look inside (at least one per class)", low=1, high=100)
     feature_maps: int = param(8, "channels shown per conv layer", low=1, high=64)
@@ -259,6 +266,7 @@ class Params:
     train: TrainParams = section(TrainParams, "SGD with momentum, as in the lecture")
     kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
     evaluate: EvaluateParams = section(EvaluateParams, "the final test: scores with 95 % confidence intervals")
+    baseline: BaselineParams = section(BaselineParams, "classic methods on the CNN's split and input (stage baseline)")
     visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
 
     def validate(self, key):

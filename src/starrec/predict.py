@@ -1,9 +1,10 @@
 """Predict the top-k classes of photos with a trained model.
 
 Photos go through :func:`starrec.ingest.prepare_photo` (decode, face crop,
-resize), the same path as the training data, with the face settings saved in
+resize), the same path as the training data, with the face settings saved with
 the model (:class:`starrec.model.ModelInfo`); the model holds the rest of the
-preprocessing (grayscale, normalisation).
+preprocessing (grayscale, normalisation). The model is ``model.keras`` or any
+export of it (:mod:`starrec.classifiers`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from starrec.classifiers import load_classifier
 from starrec.images import RejectedImage
 from starrec.ingest import prepare_photo
-from starrec.model import load_model, load_model_info
 
 
 def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list[dict]:
@@ -22,17 +23,16 @@ def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list
 
     A photo that cannot be read gives ``{"photo", "error"}``; the others are still predicted.
     """
-    model = load_model(model_path)
-    info = load_model_info(model_path, model)
-    classes, size = info.classes, model.input_shape[1]
+    classifier = load_classifier(model_path)
+    classes = classifier.info.classes
     results = []
     for photo in photos:
         try:
-            crops = prepare_photo(photo, info.faces, size)
+            crops = prepare_photo(photo, classifier.info.faces, classifier.image_size)
         except (RejectedImage, OSError) as error:
             results.append({"photo": str(photo), "error": str(error)})
             continue
-        probabilities = model.predict(np.stack(crops).astype(np.float32), verbose=0)
+        probabilities = classifier.probabilities(np.stack(crops).astype(np.float32))
         for face, row in enumerate(probabilities):
             best = np.argsort(row)[::-1][:top_k]
             result = {

@@ -1,0 +1,111 @@
+"""A trained model in any of its formats, behind one interface (starrec predict and serve).
+
+:func:`load_classifier` takes ``model.keras`` (Keras), a SavedModel folder (TensorFlow),
+``*.onnx`` (onnxruntime) or ``*.tflite`` (LiteRT's interpreter). An export reads its class
+names, face settings and image size from the ``starrec.json`` beside it (stage export).
+Every format maps raw RGB pixels, float32 0-255, (n, size, size, 3), to class probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from starrec.errors import MissingInput
+from starrec.model import ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
+
+INFO_FILE = "starrec.json"
+REEXPORT = "rebuild it with `dvc repro -s export`"
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """``probabilities(images)`` of a model file; ``keras_model`` only for .keras (saliency needs gradients)."""
+
+    path: Path
+    info: ModelInfo
+    image_size: int
+    probabilities: Callable[[np.ndarray], np.ndarray]
+    keras_model: keras.Model | None = None
+
+
+def load_classifier(path: str | Path) -> Classifier:
+    """The model at ``path`` in the runtime of its format; MissingInput or ModelFileError (one line) if it
+    cannot be used."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        model = load_model(path)
+        return Classifier(path, load_model_info(path, model), int(model.input_shape[1]), _keras(model), model)
+    if not path.exists():
+        raise MissingInput(f"{path}: no exported model; run `dvc repro` (stage export) first")
+    sidecar = path.parent / INFO_FILE
+    try:
+        raw = sidecar.read_text(encoding="utf-8")
+        info, size = parse_model_info(raw), int(json.loads(raw)["image_size"])
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{sidecar}: missing or invalid ({error}); {REEXPORT}") from None
+    loaders = {".onnx": _onnx, ".tflite": _litert}
+    if path.is_dir():
+        runner = _saved_model(path)
+    elif path.suffix in loaders:
+        runner = loaders[path.suffix](path)
+    else:
+        raise ModelFileError(f"{path}: not a .keras model, a SavedModel folder, an .onnx or a .tflite file")
+    outputs = runner(np.zeros((1, size, size, 3), np.float32)).shape[-1]
+    if outputs != len(info.classes):
+        raise ModelFileError(f"{path}: {outputs} outputs but {sidecar} names {len(info.classes)} classes; {REEXPORT}")
+    return Classifier(path, info, size, runner)
+
+
+def _keras(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda images: model(images, training=False).numpy()
+
+
+def _saved_model(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))  # kept: its endpoint needs the object's variables
+        loaded.serve  # noqa: B018  (an export without the endpoint fails here, not at the first photo)
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelFileError(f"{path}: not a readable SavedModel ({error}); {REEXPORT}") from None
+    return lambda images: loaded.serve(tf.constant(images)).numpy()
+
+
+def _onnx(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors for a damaged file
+        raise ModelFileError(f"{path}: not a readable ONNX model ({error}); {REEXPORT}") from None
+    name = session.get_inputs()[0].name
+    return lambda images: session.run(None, {name: images})[0]
+
+
+def _litert(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """LiteRT's interpreter, resized to each batch; one call at a time (it is not thread-safe)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_path=str(path))
+    except (ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{path}: not a readable LiteRT model ({error}); {REEXPORT}") from None
+    (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+    lock = threading.Lock()
+
+    def run(images: np.ndarray) -> np.ndarray:
+        with lock:
+            interpreter.resize_tensor_input(source["index"], images.shape)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(source["index"], images)
+            interpreter.invoke()
+            return interpreter.get_tensor(target["index"]).copy()
+
+    return run

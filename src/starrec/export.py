@@ -1,0 +1,83 @@
+"""Portable copies of the trained model (stage export), each checked against Keras.
+
+    models/export/saved_model/   TensorFlow SavedModel (endpoint ``serve``)
+    models/export/model.onnx     ONNX
+    models/export/model.tflite   LiteRT (TFLite)
+    models/export/starrec.json   class names and face settings (as inside model.keras), image size
+
+Each is written by Keras's own ``model.export`` from one float32 copy of the trained network,
+and takes what the .keras model takes: raw RGB pixels, float32 0-255, shape (batch, size,
+size, 3), grayscale and normalisation inside; it returns the class probabilities.
+
+The float32 copy: mixed-precision layers compute in float32 (no bfloat16 kernels in ONNX or
+LiteRT runtimes), and the Normalization layer (x - mean) / sqrt(variance) becomes the equal
+Rescaling x * s - mean * s with s = 1 / sqrt(variance): Keras keeps Normalization's statistics
+as captured tensors, which the ONNX converter turns into extra model inputs, while Rescaling's
+are constants. :func:`check_exports` runs every export with its own runtime and requires its
+probabilities to match the float32 copy's within ``TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from starrec.atomic import atomic_path
+from starrec.classifiers import INFO_FILE, load_classifier
+from starrec.errors import StarrecError
+from starrec.model import ModelInfo
+
+FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
+"""Each export's name in models/export and its ``model.export`` format."""
+TOLERANCE = 1e-4
+
+
+class ExportMismatch(StarrecError, ValueError):
+    """An export's probabilities differ from the Keras model's by more than the tolerance."""
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same network with float32 layers and Normalization as Rescaling, the trained weights."""
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, keras.layers.Normalization):
+            scale = 1 / np.sqrt(np.asarray(layer.input_variance, np.float64))
+            offset = -np.asarray(layer.input_mean, np.float64) * scale
+            return keras.layers.Rescaling(scale.tolist(), offset.tolist(), name=layer.name, dtype="float32")
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def export_model(model: keras.Model, info: ModelInfo, out: Path) -> keras.Model:
+    """Write every format and ``starrec.json`` to ``out`` (all or nothing); returns the float32 copy."""
+    copy = float32_copy(model)
+    with atomic_path(out) as temporary:
+        temporary.mkdir(parents=True)
+        for name, export_format in FORMATS.items():
+            copy.export(str(temporary / name), format=export_format, verbose=False)
+        sidecar = {**dataclasses.asdict(info), "image_size": int(model.input_shape[1])}
+        (temporary / INFO_FILE).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
+    return copy
+
+
+def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> dict[str, float]:
+    """The largest |probability difference| of each export against ``reference`` on ``images``;
+    ExportMismatch if one exceeds TOLERANCE."""
+    expected = reference(images.astype(np.float32), training=False).numpy()
+    differences = {}
+    for name in FORMATS:
+        classifier = load_classifier(out / name)
+        differences[name] = float(np.abs(classifier.probabilities(images.astype(np.float32)) - expected).max())
+        if differences[name] > TOLERANCE:
+            raise ExportMismatch(
+                f"{out / name}: probabilities differ from the Keras model's by {differences[name]:.2e} "
+                f"(more than {TOLERANCE:g})"
+            )
+    return differences

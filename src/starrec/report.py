@@ -1,0 +1,223 @@
+"""``starrec report [--baseline REV]``: the workspace against a baseline revision, as one page.
+
+Written as ``report.md`` (with its PNG charts beside it, for a pull-request comment) and
+``report.html`` (the same page with the charts inside as data: URIs, so it opens offline
+from anywhere): the params that differ, the metrics with their 95 % intervals (and the
+baseline stage's), the ``starrec compare`` verdict, the learning curves of both and the
+workspace's confusion matrix. A result one side lacks shows as "-", a comparison that
+cannot be made as its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import markdown
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from starrec import paths
+from starrec.atomic import atomic_path
+from starrec.compare import SCORE_NAMES, WORKSPACE, compare, flatten, load_run, points, read_text
+from starrec.errors import MissingInput, StarrecError
+
+CURVES = paths.TRAIN_LIVE / "plots" / "metrics"
+"""dvclive's per-epoch TSVs: ``train/<name>.tsv`` and ``eval/<name>.tsv``."""
+BASELINES = {"eigenfaces": "eigenfaces (PCA + SVC)", "logistic_regression": "logistic regression"}
+
+
+def _read(name: str, path: Path) -> str | None:
+    try:
+        return read_text(name, str(path))
+    except MissingInput:
+        return None
+
+
+def _json(name: str, path: Path) -> dict | None:
+    text = _read(name, path)
+    return None if text is None else json.loads(text)
+
+
+def _with_interval(scores: dict | None, key: str) -> str:
+    if scores is None:
+        return "-"
+    interval = scores["ci95"][key]
+    return f"{scores[key]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
+
+
+def _change(new: float | None, old: float | None) -> str:
+    return "-" if new is None or old is None else points(new - old)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
+
+
+def params_section(baseline: str) -> str:
+    """The params keys whose values differ, as a table (or a sentence when none does)."""
+    old, new = (flatten(yaml.safe_load(read_text(name, str(paths.PARAMS)))) for name in (baseline, WORKSPACE))
+    keys = [key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+    if not keys:
+        return "No params differ."
+    rows = [[key, json.dumps(old.get(key)), json.dumps(new.get(key))] for key in keys]
+    return _table(["param", baseline, WORKSPACE], rows)
+
+
+def metrics_section(baseline: str) -> str:
+    """Test scores with their intervals, the K-fold mean ± std and the baselines' test scores."""
+    tests = {name: _json(name, paths.TEST) for name in (baseline, WORKSPACE)}
+    kfolds = {name: _json(name, paths.KFOLD) for name in (baseline, WORKSPACE)}
+    classics = {name: _json(name, paths.BASELINE) for name in (baseline, WORKSPACE)}
+    rows = []
+    for key, title in SCORE_NAMES.items():
+        old, new = tests[baseline], tests[WORKSPACE]
+        rows.append(
+            [
+                f"CNN test {title}",
+                _with_interval(old, key),
+                _with_interval(new, key),
+                _change(new and new[key], old and old[key]),
+            ]
+        )
+    for key, title in SCORE_NAMES.items():
+
+        def fold_cell(kfold: dict | None, key=key) -> str:
+            return "-" if kfold is None else f"{kfold[key]['mean']:.4f} ± {kfold[key]['std']:.4f}"
+
+        old, new = kfolds[baseline], kfolds[WORKSPACE]
+        k = (new or old or {}).get("k", "K")
+        rows.append(
+            [
+                f"CNN {k}-fold {title}",
+                fold_cell(old),
+                fold_cell(new),
+                _change(new and new[key]["mean"], old and old[key]["mean"]),
+            ]
+        )
+    for method, method_title in BASELINES.items():
+        for key, title in SCORE_NAMES.items():
+            old, new = (classics[name] and classics[name].get(method) for name in (baseline, WORKSPACE))
+            rows.append(
+                [
+                    f"{method_title} test {title}",
+                    _with_interval(old, key),
+                    _with_interval(new, key),
+                    _change(new and new[key], old and old[key]),
+                ]
+            )
+    return _table(["metric (95 % interval)", baseline, WORKSPACE, "change"], rows)
+
+
+def verdict_section(baseline: str) -> str:
+    """``starrec compare workspace <baseline>``, or why it cannot be made."""
+    try:
+        comparison = compare(load_run(WORKSPACE), load_run(baseline))
+    except StarrecError as error:
+        return f"No comparison: {error}."
+    *details, verdict = comparison.lines()
+    return f"**{verdict}**\n\n" + "\n".join(f"    {line}" for line in details)
+
+
+def _curve(text: str | None) -> pd.DataFrame | None:
+    return None if text is None else pd.read_csv(io.StringIO(text), sep="\t")
+
+
+def learning_curve(baseline: str, metric: str) -> bytes:
+    """PNG: ``metric`` per epoch, training (solid) and validation (dashed), for both sides."""
+    figure = Figure(figsize=(6, 3.6), dpi=100)
+    axis = figure.subplots()
+    for name, color in ((baseline, "tab:gray"), (WORKSPACE, "tab:blue")):
+        for part, style in (("train", "-"), ("eval", "--")):
+            curve = _curve(_read(name, CURVES / part / f"{metric}.tsv"))
+            if curve is not None:
+                label = f"{name} {'training' if part == 'train' else 'validation'}"
+                axis.plot(curve["step"] + 1, curve[metric], style, color=color, label=label)
+    axis.set(xlabel="epoch", ylabel=metric, title=f"{metric} per epoch")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def confusion_matrix(name: str) -> bytes | None:
+    """PNG: the test confusion matrix of ``name`` (rows: true class, columns: predicted)."""
+    predictions, classes = _read(name, paths.PREDICTIONS), _json(name, paths.INTERIM / "classes.json")
+    if predictions is None or classes is None:
+        return None
+    rows = pd.read_csv(io.StringIO(predictions), dtype=str)
+    counts = pd.crosstab(rows["actual"], rows["predicted"]).reindex(index=classes, columns=classes, fill_value=0)
+    size = max(4.0, 0.45 * len(classes) + 2)
+    figure = Figure(figsize=(size, size), dpi=100)
+    axis = figure.subplots()
+    axis.imshow(counts.to_numpy(), cmap="Blues")
+    for (row, column), count in np.ndenumerate(counts.to_numpy()):
+        if count:
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=8)
+    axis.set_xticks(range(len(classes)), classes, rotation=90)
+    axis.set_yticks(range(len(classes)), classes)
+    axis.set(xlabel="predicted", ylabel="true class", title=f"Confusion matrix, test ({name})")
+    return _png(figure)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
+    """``out/report.md`` (+ its PNGs) and the self-contained ``out/report.html``."""
+    charts = {
+        "loss.png": learning_curve(baseline, "loss"),
+        "accuracy.png": learning_curve(baseline, "accuracy"),
+        "confusion.png": confusion_matrix(WORKSPACE),
+    }
+    title = f"starrec report: {WORKSPACE} vs {baseline}"
+    sections = {
+        "Params that differ": params_section(baseline),
+        "Metrics": metrics_section(baseline),
+        "Is the difference real?": verdict_section(baseline),
+    }
+
+    def page(image_source) -> str:
+        text = [f"# {title}\n"] + [f"## {heading}\n\n{body}\n" for heading, body in sections.items()]
+        text.append("## Learning curves\n")
+        text += [f"![{name}]({image_source(name)})\n" for name in ("loss.png", "accuracy.png")]
+        if charts["confusion.png"]:
+            text.append(f"## Confusion matrix\n\n![confusion]({image_source('confusion.png')})\n")
+        return "\n".join(text)
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, png in charts.items():
+        if png:
+            with atomic_path(out / name) as path:
+                path.write_bytes(png)
+    md_path, html_path = out / "report.md", out / "report.html"
+    with atomic_path(md_path) as path:
+        path.write_text(page(lambda name: name), encoding="utf-8")
+
+    def data_uri(name: str) -> str:
+        return "data:image/png;base64," + base64.b64encode(charts[name]).decode("ascii")
+
+    body = markdown.markdown(page(data_uri), extensions=["tables"])
+    with atomic_path(html_path) as path:
+        path.write_text(HTML.format(title=title, body=body), encoding="utf-8")
+    return md_path, html_path
+
+
+HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 0.25em 0.6em; }}
+img {{ max-width: 100%; }} pre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""

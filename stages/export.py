@@ -1,0 +1,31 @@
+"""Stage export: models/model.keras as a SavedModel, ONNX and LiteRT in models/export, each run
+with its own runtime on test images -> metrics/export.json (largest probability differences)."""
+
+import numpy as np
+
+from starrec import paths
+from starrec.atomic import write_json
+from starrec.datasets import image_arrays
+from starrec.export import check_exports, export_model
+from starrec.model import load_model, load_model_info
+from starrec.params import load_params
+from starrec.records import read_records
+from starrec.stage import run_stage
+
+CHECKED_IMAGES = 256
+
+
+def main() -> None:
+    params = load_params(paths.PARAMS)
+    model = load_model(paths.MODEL)
+    copy = export_model(model, load_model_info(paths.MODEL, model), paths.EXPORT)
+    images, _ = image_arrays(read_records(paths.SPLIT / "test", params.image.size), CHECKED_IMAGES)
+    differences = check_exports(paths.EXPORT, copy, images)
+    trained, exported = (m(images.astype(np.float32)).numpy().argmax(axis=1) for m in (model, copy))
+    agreement = float(np.mean(trained == exported))
+    write_json(paths.EXPORT_CHECK, {"max_abs_difference": differences, "top1_agreement": agreement})
+    print(f"export: {', '.join(f'{n} {d:.1e}' for n, d in differences.items())}; top-1 as trained {agreement:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

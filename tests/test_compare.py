@@ -1,0 +1,53 @@
+"""starrec compare on two runs made by hand (the e2e test runs it on real experiments)."""
+
+import pandas as pd
+import pytest
+
+from starrec.compare import NotComparable, Run, compare, flatten
+
+FOLDS_A = [0.91, 0.92, 0.93, 0.90, 0.94]  # tests/test_significance.py: t = 1.8856, p = 0.1324
+FOLDS_B = [0.90, 0.90, 0.90, 0.90, 0.90]
+
+
+def make_run(name, momentum, folds, right, folds_id="f1", k=5, ids=None):
+    """A run whose 100 test images are right where ``right`` says (its first ``right`` images)."""
+    ids = ids or [f"img{i}" for i in range(100)]
+    predictions = pd.DataFrame(
+        {"id": ids, "actual": ["a"] * 100, "predicted": ["a"] * right + ["b"] * (100 - right)}, dtype=str
+    )
+    kfold = {
+        "k": k,
+        "folds_id": folds_id,
+        "accuracy": {"mean": sum(folds) / len(folds)},
+        "f1_macro": {"mean": sum(folds) / len(folds)},
+        "folds": [{"fold": i, "n_test": 20, "accuracy": value, "f1_macro": value} for i, value in enumerate(folds)],
+    }
+    test = {"accuracy": right / 100, "f1_macro": right / 100}
+    params = flatten({"seed": 1, "kfold": {"k": k}, "train": {"momentum": momentum}})
+    return Run(name, params, kfold, test, predictions)
+
+
+def test_compare_reports_both_paired_tests_and_a_verdict():
+    # A right on the first 90 test images, B on the first 82: only A right on 8, only B on none.
+    comparison = compare(make_run("fast", 0.9, FOLDS_A, right=90), make_run("slow", 0.0, FOLDS_B, right=82))
+    ttest = comparison.folds["accuracy"]
+    assert ttest.t == pytest.approx(1.8856181, abs=1e-7) and ttest.p == pytest.approx(0.1324189, abs=1e-7)
+    assert (comparison.test.a_only, comparison.test.b_only) == (8, 0)
+    assert comparison.test.p == pytest.approx(2 / 2**8)  # 2 P(X <= 0), X ~ Binomial(8, 1/2)
+    assert comparison.verdict() == (
+        "train.momentum 0.9 vs 0.0: +2.00 points accuracy over 5 folds, p = 0.132 (corrected t-test), "
+        "not significant at 0.05; on the test images +8.00 points, p = 0.008 (McNemar), significant at 0.05"
+    )
+    report = comparison.report()
+    assert report["params"] == {"train.momentum": {"a": 0.9, "b": 0.0}}
+    assert report["test"]["mcnemar"] == {"a_only": 8, "b_only": 0, "p": pytest.approx(0.0078125)}
+    assert comparison.lines()[0] == "A = fast, B = slow: the same 5 folds and the same 100 test images"
+
+
+def test_compare_refuses_different_folds_or_test_images():
+    a = make_run("k5", 0.9, FOLDS_A, right=90)
+    with pytest.raises(NotComparable, match=r"k5 and k10 were cross-validated on different folds \(kfold.k differ\)"):
+        compare(a, make_run("k10", 0.9, FOLDS_A, right=90, folds_id="f2", k=10))
+    other_images = [f"other{i}" for i in range(100)]
+    with pytest.raises(NotComparable, match="tested on different test images"):
+        compare(a, make_run("b", 0.0, FOLDS_B, right=90, ids=other_images))

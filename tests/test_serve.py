@@ -1,0 +1,171 @@
+"""starrec serve as a user meets it: a real process on a free port, a real HTTP client, a real
+headless browser on its page (issue #11, items 2-4)."""
+
+import base64
+import io
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.resources import files
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import fit_arrays, free_port, make_tiny_arrays, make_tiny_params, replace, save_image
+from starrec.export import export_model
+from starrec.model import ModelInfo, load_model, save_model
+from starrec.params import FacesParams
+
+CLASSES = ["red", "green", "blue"]
+LIMIT_MB = 0.25
+ASTRONAUT = files("skimage") / "data" / "astronaut.png"
+
+
+def start_service(model_path, log_path):
+    """``starrec serve`` on a free port; returns (process, base URL) once /health answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "starrec.cli", "serve", "--model", str(model_path), "--port", str(port)]
+    log = open(log_path, "w")  # noqa: SIM115  (closed with the process)
+    process = subprocess.Popen([*command, "--max-upload-mb", str(LIMIT_MB)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.3)
+    process.kill()
+    pytest.fail(f"starrec serve did not answer in 90 s:\n{log_path.read_text()}")
+
+
+def stop(process):
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model of the three stripe classes as .keras and as exports, and its images."""
+    images, labels = make_tiny_arrays()
+    params = replace(make_tiny_params(), "train", epochs=20, learning_rate=0.05, precision="float32")
+    model, _ = fit_arrays(params, images, labels)  # float32: the exports compute as it does
+    folder = tmp_path_factory.mktemp("served")
+    save_model(model, ModelInfo(CLASSES, FacesParams()), folder / "model.keras")
+    export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export")
+    photos = [save_image(folder / f"photo-{i}.png", images[i]) for i in range(len(images))]
+    expected = model(images.astype(np.float32)).numpy()
+    return folder, photos, expected
+
+
+@pytest.fixture(scope="module")
+def service(trained):
+    folder, _, _ = trained
+    process, url = start_service(folder / "model.keras", folder / "serve.log")
+    yield url
+    stop(process)
+
+
+def upload(url, name, content, field="photo"):
+    return httpx.post(f"{url}/predict", files={field: (name, content, "image/png")}, timeout=60)
+
+
+def test_health_and_an_upload_get_the_models_own_answer(trained, service):
+    _, photos, expected = trained
+    health = httpx.get(f"{service}/health").json()
+    assert health["status"] == "ok" and health["classes"] == CLASSES and health["image_size"] == 16
+    response = upload(service, "photo-20.png", photos[20].read_bytes())
+    assert response.status_code == 200
+    (face,) = response.json()["faces"]
+    assert [p["class"] for p in face["predictions"]] == [CLASSES[i] for i in np.argsort(expected[20])[::-1]]
+    assert [p["probability"] for p in face["predictions"]] == pytest.approx(sorted(expected[20])[::-1], abs=1e-5)
+    for key in ("image", "saliency"):
+        header, data = face[key].split(",", 1)
+        assert header == "data:image/png;base64"
+        assert Image.open(io.BytesIO(base64.b64decode(data))).size == (16, 16)
+
+
+def test_every_bad_upload_is_a_4xx_with_its_reason(tmp_path, service):
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(bomb, format="PNG")  # 100 megapixels in about 12 KB
+    assert len(bomb.getvalue()) < 100_000
+    cases = {
+        "not an image": (upload(service, "notes.png", b"just some text, no pixels"), 422),
+        "empty file": (upload(service, "empty.png", b""), 400),
+        "larger than the limit": (upload(service, "big.png", os.urandom(int(LIMIT_MB * 2**20) + 1)), 413),
+        "too large": (upload(service, "bomb.png", bomb.getvalue()), 422),
+        "multipart form field 'photo'": (upload(service, "x.png", b"x", field="image"), 400),
+    }
+    chunked = httpx.post(
+        f"{service}/predict", content=iter([b"--x\r\n"]), headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    cases["Content-Length"] = (chunked, 411)
+    for reason, (response, status) in cases.items():
+        assert response.status_code == status, (reason, response.text)
+        assert reason in response.json()["detail"]
+    assert httpx.get(f"{service}/health").status_code == 200
+
+
+def test_concurrent_requests_each_get_their_own_answer(trained, service):
+    _, photos, expected = trained
+    chosen = [photos[i % len(photos)] for i in range(32)]
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda photo: upload(service, photo.name, photo.read_bytes()), chosen))
+    assert [response.status_code for response in responses] == [200] * 32
+    for photo, response in zip(chosen, responses):
+        index = int(photo.stem.split("-")[1])
+        assert response.json()["faces"][0]["predictions"][0]["class"] == CLASSES[int(expected[index].argmax())]
+
+
+def test_the_page_shows_the_top_class_and_where_the_model_looked(trained, service, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, photos, expected = trained
+    browser.get(service)
+    assert "Who is in the photo?" in browser.page_source
+    assert "http" not in "".join(browser.execute_script("return [...document.scripts].map(s => s.src)"))
+    browser.find_element(By.ID, "photo").send_keys(str(photos[3]))
+    top = WebDriverWait(browser, 30).until(lambda driver: driver.find_elements(By.ID, "top-class"))[0]
+    assert top.text == CLASSES[int(expected[3].argmax())]
+    images = browser.execute_script("return [...document.images].map(i => [i.alt, i.complete && i.naturalWidth])")
+    assert images == [["what the model saw", 16], ["saliency map", 16]]
+    assert browser.find_element(By.ID, "error").text == ""
+    shot = tmp_path / "page.png"
+    assert browser.save_screenshot(str(shot)) and Image.open(shot).size[0] >= 800
+    browser.find_element(By.ID, "photo").send_keys(str(ASTRONAUT))  # 0.79 MB: over this service's limit
+    error = WebDriverWait(browser, 30).until(lambda driver: driver.find_element(By.ID, "error").text)
+    assert "larger than the limit of 262144 bytes" in error and not browser.find_elements(By.ID, "top-class")
+
+
+def test_a_face_model_crops_the_face_and_refuses_a_photo_without_one(trained, tmp_path):
+    folder, _, _ = trained
+    faces = tmp_path / "faces"
+    save_model(load_model(folder / "model.keras"), ModelInfo(CLASSES, FacesParams(detect=True)), faces / "model.keras")
+    process, url = start_service(faces / "model.keras", tmp_path / "serve.log")
+    try:
+        wall = save_image(tmp_path / "wall.png", np.full((64, 64, 3), 128, np.uint8))
+        refused = upload(url, "wall.png", wall.read_bytes())
+        assert refused.status_code == 422 and refused.json()["detail"] == "wall.png: no face found"
+        photo = io.BytesIO()
+        Image.open(ASTRONAUT).save(photo, format="JPEG", quality=90)  # under the 0.25 MB limit
+        found = upload(url, "astronaut.jpg", photo.getvalue())
+        assert found.status_code == 200 and len(found.json()["faces"]) == 1
+    finally:
+        stop(process)
+
+
+def test_an_export_serves_the_same_answers_without_saliency(trained, tmp_path):
+    folder, photos, expected = trained
+    process, url = start_service(folder / "export" / "model.onnx", tmp_path / "serve.log")
+    try:
+        (face,) = upload(url, photos[5].name, photos[5].read_bytes()).json()["faces"]
+        assert face["predictions"][0]["probability"] == pytest.approx(float(expected[5].max()), abs=1e-4)
+        assert face["saliency"] is None
+    finally:
+        stop(process)
