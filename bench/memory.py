@@ -21,7 +21,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("download", "convert", "split", "augment", "train", "fold@0", "kfold", "evaluate", "visualize")
+STAGES = (
+    "download",
+    "convert",
+    "split",
+    "augment",
+    "train",
+    "fold@0",
+    "kfold",
+    "evaluate",
+    "baseline",
+    "export",
+    "visualize",
+)
 """fold@0 is the one part of the K-fold stages here (kfold.parts: [0]): it trains both folds."""
 CLASSES = 10
 

@@ -1,12 +1,15 @@
 """make bench: training speed and per-stage memory on generated data -> bench/results.json.
 
-    python bench/run.py [--out bench/results.json] [--memory-images 2000] [--only speed|memory|distributed]
+    python bench/run.py [--out bench/results.json] [--memory-images 2000] [--only speed|memory|distributed|service]
 
 speed: the project's training path against plain Keras ``model.fit`` and a
 bare ``tf.function`` step (bench/speed.py), for the default network at 32 px
 and the lecture's network at 140 px, at every ``train.precision``.
 memory: each stage's peak RSS at N and 4N images of 140 px (bench/memory.py).
 distributed: images/s on 1 process and on 2 multi_worker processes on 127.0.0.1 (bench/distributed.py).
+service: latency of starrec serve, 200 uploads 8 at a time, and a screenshot of its page at
+docs/serve-page.png (bench/service.py; needs `dvc repro` first, for the model and photos).
+With --only, the other sections of an existing results file are kept.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tensorflow as tf
 
 import distributed
 import memory
+import service
 import speed
 from starrec.hardware import cpu_has_bfloat16, cpu_info
 from starrec.params import parse_params
@@ -36,6 +40,7 @@ RUNS = {
     "lecture_140": (LECTURE, 140, 192, 3),
 }
 """name: (params overrides, image size, images, epochs)."""
+SCREENSHOT = Path("docs/serve-page.png")
 FLOAT16_RUNS = {"default_32": (64, 2), "lecture_140": (16, 2)}
 """mixed_float16 has no fast CPU kernels (about 100x slower): fewer images and epochs, and at 140 px only the
 bare step (the three paths would take half an hour)."""
@@ -63,9 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--memory-images", type=int, default=2000, help="N of the memory table (4N is run too)")
-    parser.add_argument("--only", choices=("speed", "memory", "distributed"))
+    parser.add_argument("--only", choices=("speed", "memory", "distributed", "service"))
     args = parser.parse_args()
+    kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.is_file() else {}
     results = {
+        **kept,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "cpu": cpu_info().get("model name", ""),
@@ -79,6 +86,8 @@ def main() -> None:
             results["memory"] = memory.measure(args.memory_images, 140, Path(scratch))
         if args.only in (None, "distributed"):
             results["distributed"] = distributed.measure()
+        if args.only in (None, "service"):
+            results["service"] = service.measure(service.ROOT / "models" / "model.keras", 200, 8, SCREENSHOT)
     results["seconds"] = round(time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from PIL import Image
 from starrec.params import parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "bench"))  # bench/service.py: starting the service, driving chromium
 
 
 def free_port() -> int:
@@ -30,20 +31,14 @@ def browser():
 
     Without them, the test is skipped with the reason, except in CI (CI set), where
     .ci/run installs them and a missing browser fails."""
-    driver_path, chromium = shutil.which("chromedriver"), shutil.which("chromium")
-    if not (driver_path and chromium):
+    from service import chromium_driver
+
+    driver = chromium_driver()
+    if driver is None:
         message = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
         yield driver
     finally:

@@ -4,9 +4,6 @@ headless browser on its page (issue #11, items 2-4)."""
 import base64
 import io
 import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 
@@ -15,33 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import fit_arrays, free_port, make_tiny_arrays, make_tiny_params, replace, save_image
+from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
+from service import start_service
 from starrec.export import export_model
 from starrec.model import ModelInfo, load_model, save_model
 from starrec.params import FacesParams
 
 CLASSES = ["red", "green", "blue"]
 LIMIT_MB = 0.25
+LIMIT = ("--max-upload-mb", str(LIMIT_MB))
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
-
-
-def start_service(model_path, log_path):
-    """``starrec serve`` on a free port; returns (process, base URL) once /health answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "starrec.cli", "serve", "--model", str(model_path), "--port", str(port)]
-    log = open(log_path, "w")  # noqa: SIM115  (closed with the process)
-    process = subprocess.Popen([*command, "--max-upload-mb", str(LIMIT_MB)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
-    pytest.fail(f"starrec serve did not answer in 90 s:\n{log_path.read_text()}")
 
 
 def stop(process):
@@ -66,7 +46,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def service(trained):
     folder, _, _ = trained
-    process, url = start_service(folder / "model.keras", folder / "serve.log")
+    process, url = start_service(folder / "model.keras", folder / "serve.log", *LIMIT)
     yield url
     stop(process)
 
@@ -147,7 +127,7 @@ def test_a_face_model_crops_the_face_and_refuses_a_photo_without_one(trained, tm
     folder, _, _ = trained
     faces = tmp_path / "faces"
     save_model(load_model(folder / "model.keras"), ModelInfo(CLASSES, FacesParams(detect=True)), faces / "model.keras")
-    process, url = start_service(faces / "model.keras", tmp_path / "serve.log")
+    process, url = start_service(faces / "model.keras", tmp_path / "serve.log", *LIMIT)
     try:
         wall = save_image(tmp_path / "wall.png", np.full((64, 64, 3), 128, np.uint8))
         refused = upload(url, "wall.png", wall.read_bytes())
@@ -162,7 +142,7 @@ def test_a_face_model_crops_the_face_and_refuses_a_photo_without_one(trained, tm
 
 def test_an_export_serves_the_same_answers_without_saliency(trained, tmp_path):
     folder, photos, expected = trained
-    process, url = start_service(folder / "export" / "model.onnx", tmp_path / "serve.log")
+    process, url = start_service(folder / "export" / "model.onnx", tmp_path / "serve.log", *LIMIT)
     try:
         (face,) = upload(url, photos[5].name, photos[5].read_bytes()).json()["faces"]
         assert face["predictions"][0]["probability"] == pytest.approx(float(expected[5].max()), abs=1e-4)
