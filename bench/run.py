@@ -87,7 +87,7 @@ def main() -> None:
         if args.only in (None, "distributed"):
             results["distributed"] = distributed.measure()
         if args.only in (None, "service"):
-            results["service"] = service.measure(service.ROOT / "models" / "model.keras", 200, 8, SCREENSHOT)
+            results["service"] = service.measure(Path("models/model.keras"), 200, 8, SCREENSHOT)
     results["seconds"] = round(time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -8,7 +8,16 @@ from PIL import Image
 from conftest import replace
 from starrec.model import build_model
 from starrec.preprocess import NormalizationStats
-from starrec.visualize import class_count_bars, filter_grid, image_grid, map_grid, pick_examples, trace, value_range
+from starrec.visualize import (
+    class_count_bars,
+    filter_grid,
+    image_grid,
+    map_grid,
+    pick_examples,
+    saliency_function,
+    trace,
+    value_range,
+)
 
 
 def tiny_model(tiny_params):
@@ -38,6 +47,15 @@ def test_activations_and_gradients_match_a_direct_computation(tiny_params, tiny_
         "max": float(direct_activations.max()),
         "min": float(direct_activations.min()),
     }
+
+
+def test_the_compiled_saliency_of_serving_is_the_traced_one(tiny_params, tiny_arrays):
+    model = tiny_model(tiny_params)
+    images = tiny_arrays[0][:6].astype(np.float32)
+    probabilities, saliency = saliency_function(model)(images)
+    np.testing.assert_allclose(probabilities, model(images).numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(saliency, trace(model, images).saliency, rtol=1e-4, atol=1e-8)
+    assert saliency.shape == (6, 16, 16) and saliency.max() > 0
 
 
 def test_examples_include_every_class_first():

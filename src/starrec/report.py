@@ -153,10 +153,12 @@ def confusion_matrix(name: str) -> bytes | None:
     size = max(4.0, 0.45 * len(classes) + 2)
     figure = Figure(figsize=(size, size), dpi=100)
     axis = figure.subplots()
-    axis.imshow(counts.to_numpy(), cmap="Blues")
-    for (row, column), count in np.ndenumerate(counts.to_numpy()):
+    matrix = counts.to_numpy()
+    axis.imshow(matrix, cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
         if count:
-            axis.text(column, row, str(count), ha="center", va="center", fontsize=8)
+            color = "white" if count > matrix.max() / 2 else "black"
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=8, color=color)
     axis.set_xticks(range(len(classes)), classes, rotation=90)
     axis.set_yticks(range(len(classes)), classes)
     axis.set(xlabel="predicted", ylabel="true class", title=f"Confusion matrix, test ({name})")

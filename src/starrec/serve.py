@@ -34,6 +34,7 @@ from starlette.datastructures import UploadFile
 from starrec.classifiers import Classifier, load_classifier
 from starrec.images import RejectedImage, decode_bytes
 from starrec.ingest import model_inputs
+from starrec.visualize import saliency_function
 
 MULTIPART_OVERHEAD = 16 * 1024
 """Bytes of multipart framing allowed on top of the photo itself."""
@@ -56,15 +57,14 @@ def saliency_overlay(crop: np.ndarray, saliency: np.ndarray) -> np.ndarray:
     return (crop * (1 - opacity) + colours * opacity).astype(np.uint8)
 
 
-def predict_crops(classifier: Classifier, crops: list[np.ndarray], top_k: int) -> list[dict]:
-    """Top-k classes of each crop, the crop and (.keras only) its saliency overlay."""
+def predict_crops(classifier: Classifier, explain, crops: list[np.ndarray], top_k: int) -> list[dict]:
+    """Top-k classes of each crop, the crop and its saliency overlay (with ``explain``, a
+    :func:`starrec.visualize.saliency_function`; else only the probabilities of ``classifier``)."""
     batch = np.stack(crops).astype(np.float32)
-    probabilities = classifier.probabilities(batch)
-    saliency = None
-    if classifier.keras_model is not None:
-        from starrec.visualize import trace
-
-        saliency = trace(classifier.keras_model, batch).saliency
+    if explain is None:
+        probabilities, saliency = classifier.probabilities(batch), None
+    else:
+        probabilities, saliency = explain(batch)
     faces = []
     for number, (crop, row) in enumerate(zip(crops, probabilities)):
         best = np.argsort(row)[::-1][:top_k]
@@ -81,6 +81,7 @@ def predict_crops(classifier: Classifier, crops: list[np.ndarray], top_k: int) -
 def create_app(model_path: Path, top_k: int = 3, max_upload_bytes: int = 10 * 2**20) -> FastAPI:
     """The service for the model at ``model_path`` (loaded here, once)."""
     classifier = load_classifier(model_path)
+    explain = None if classifier.keras_model is None else saliency_function(classifier.keras_model)
     app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
     page = files("starrec").joinpath("web/index.html").read_text(encoding="utf-8")
 
@@ -116,7 +117,7 @@ def create_app(model_path: Path, top_k: int = 3, max_upload_bytes: int = 10 * 2*
 
         def answer() -> dict:
             crops = model_inputs(decode_bytes(data), classifier.info.faces, classifier.image_size)
-            return {"photo": upload.filename, "faces": predict_crops(classifier, crops, top_k)}
+            return {"photo": upload.filename, "faces": predict_crops(classifier, explain, crops, top_k)}
 
         try:
             return await run_in_threadpool(answer)

@@ -8,6 +8,7 @@ class; the saliency map is max over channels of |dS/dx| for the input x.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,26 @@ def trace(model: keras.Model, images: np.ndarray) -> Trace:
         saliency=np.abs(gradients[0].numpy()).max(axis=-1),
         predicted=predicted.numpy(),
     )
+
+
+def saliency_function(model: keras.Model) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """One compiled call for a batch of images: (class probabilities, saliency), the saliency as in
+    :func:`trace` (max over channels of |dS/dx|, S the predicted class's logit), for serving."""
+    outputs = keras.Model(model.inputs, [model.get_layer("logits").output, model.output])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
+    def run(images):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            logits, probabilities = outputs(images, training=False)
+            score = tf.reduce_sum(tf.gather(logits, tf.argmax(logits, axis=1), axis=1, batch_dims=1))
+        return probabilities, tf.reduce_max(tf.abs(tape.gradient(score, images)), axis=-1)
+
+    def call(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probabilities, saliency = run(tf.convert_to_tensor(images, tf.float32))
+        return probabilities.numpy(), saliency.numpy().astype(np.float32)
+
+    return call
 
 
 def pick_examples(labels: np.ndarray, count: int) -> np.ndarray:
