@@ -64,7 +64,7 @@ class CrossValidation:
     folds: list[FoldScore]
     labels: np.ndarray
     predicted: np.ndarray
-    folds_id: str = ""
+    folds_id: str
 
     def report(self) -> dict:
         """kfold.json: k, the folds' id, mean/std per score, the pooled out-of-fold scores, every fold."""

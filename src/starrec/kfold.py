@@ -110,8 +110,8 @@ def train_folds(
 
     Returns ``{"k", "n_folds", "data", "folds": [{"fold", "test_index", "truth", "predicted", "score"}]}``
     (JSON-ready; ``data`` is ``data_id``). With ``backup_dir``, each finished fold is kept there
-    and each fold's training is backed up per epoch: a rerun with the same params and ``data_id`` starts at the first
-    unfinished fold (and epoch).
+    and each fold's training is backed up per epoch: a rerun with the same params and ``data_id``
+    starts at the first unfinished fold (and epoch).
     """
     folds = fold_indices(labels, groups, k, seed, classes)
     fold_of = np.zeros(len(labels), np.int64)

@@ -34,15 +34,17 @@ def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list
             continue
         probabilities = classifier.probabilities(np.stack(crops).astype(np.float32))
         for face, row in enumerate(probabilities):
-            best = np.argsort(row)[::-1][:top_k]
-            result = {
-                "photo": str(photo),
-                "predictions": [{"class": classes[i], "probability": float(row[i])} for i in best],
-            }
+            result = {"photo": str(photo), "predictions": top_classes(row, classes, top_k)}
             if len(crops) > 1:
                 result["face"] = face
             results.append(result)
     return results
+
+
+def top_classes(probabilities: np.ndarray, classes: list[str], top_k: int) -> list[dict]:
+    """``[{"class", "probability"}, ...]`` of the ``top_k`` most probable classes, best first."""
+    best = np.argsort(probabilities)[::-1][:top_k]
+    return [{"class": classes[i], "probability": float(probabilities[i])} for i in best]
 
 
 def format_predictions(results: list[dict]) -> str:

@@ -34,6 +34,7 @@ from starlette.datastructures import UploadFile
 from starrec.classifiers import Classifier, load_classifier
 from starrec.images import RejectedImage, decode_bytes
 from starrec.ingest import model_inputs
+from starrec.predict import top_classes
 from starrec.visualize import saliency_function
 
 MULTIPART_OVERHEAD = 16 * 1024
@@ -67,10 +68,9 @@ def predict_crops(classifier: Classifier, explain, crops: list[np.ndarray], top_
         probabilities, saliency = explain(batch)
     faces = []
     for number, (crop, row) in enumerate(zip(crops, probabilities)):
-        best = np.argsort(row)[::-1][:top_k]
         faces.append(
             {
-                "predictions": [{"class": classifier.info.classes[i], "probability": float(row[i])} for i in best],
+                "predictions": top_classes(row, classifier.info.classes, top_k),
                 "image": png_data_uri(crop),
                 "saliency": None if saliency is None else png_data_uri(saliency_overlay(crop, saliency[number])),
             }
