@@ -9,8 +9,9 @@
 Both see exactly what the CNN sees: raw RGB through the model's own preprocessing layers
 (grayscale if ``augment.grayscale``, normalisation with the training split's statistics),
 flattened. Both fit the training split (not augmented) and are scored on the test split
-with the same scores and 95 % intervals as metrics/test.json. Pixels are held in memory,
-as scikit-learn needs them: (train + test images) x size^2 x 4 bytes.
+with the same scores and 95 % intervals as metrics/test.json. scikit-learn needs the
+features in memory: (train + test images) x size^2 (x 3 without grayscale) x 4 bytes,
+filled one batch of pixels at a time.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC
 
-from starrec.datasets import image_arrays
+from starrec.datasets import batches
 from starrec.errors import StarrecError
 from starrec.intervals import score_intervals
 from starrec.params import BaselineParams
 from starrec.preprocess import normalization_stats, preprocessing_layers
-from starrec.records import read_records
+from starrec.records import count_records, read_records
 
 SCORES = ("accuracy", "f1_macro")
+BATCH = 256
 
 
 def pipelines(params: BaselineParams, seed: int) -> dict[str, Pipeline]:
@@ -44,6 +46,21 @@ def pipelines(params: BaselineParams, seed: int) -> dict[str, Pipeline]:
         ),
         "logistic_regression": make_pipeline(LogisticRegression(C=params.logistic_c, max_iter=1000)),
     }
+
+
+def pixel_features(directory: Path, image_size: int, preprocess: keras.Model) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 features (n, size * size * channels), labels) of a split: each batch of images
+    through ``preprocess``, flattened into one preallocated array."""
+    n = count_records(directory)
+    features, labels, start = None, np.zeros(n, np.int64), 0
+    for images, batch_labels in batches(read_records(directory, image_size), BATCH):
+        rows = preprocess(images).numpy().reshape(len(batch_labels), -1)
+        if features is None:
+            features = np.empty((n, rows.shape[1]), np.float32)
+        features[start : start + len(rows)] = rows
+        labels[start : start + len(rows)] = batch_labels.numpy()
+        start += len(rows)
+    return features, labels
 
 
 def score_baselines(
@@ -58,20 +75,17 @@ def score_baselines(
     seed: int,
 ) -> dict:
     """metrics/baseline.json: per baseline, accuracy and macro F1 on the test split with their ``ci95``."""
-    train_images, train_labels = image_arrays(read_records(train_dir, image_size))
-    test_images, test_labels = image_arrays(read_records(test_dir, image_size))
-    features = min(len(train_labels), int(np.prod(train_images.shape[1:3])) * (1 if grayscale else 3))
-    if params.pca_components > features:
+    n_train = count_records(train_dir)
+    components = min(n_train, image_size * image_size * (1 if grayscale else 3))
+    if params.pca_components > components:
         raise StarrecError(
             f"params.yaml: baseline.pca_components: {params.pca_components} is more than the "
-            f"{features} that {len(train_labels)} training images of {image_size} px allow; use at most {features}"
+            f"{components} that {n_train} training images of {image_size} px allow; use at most {components}"
         )
-    preprocess = keras.Sequential(preprocessing_layers(normalization_stats([train_images], grayscale)))
-
-    def inputs(images: np.ndarray) -> np.ndarray:
-        return np.asarray(preprocess(images.astype(np.float32))).reshape(len(images), -1)
-
-    x_train, x_test = inputs(train_images), inputs(test_images)
+    pixels = (images.numpy() for images, _ in batches(read_records(train_dir, image_size), BATCH))
+    preprocess = keras.Sequential(preprocessing_layers(normalization_stats(pixels, grayscale)))
+    x_train, train_labels = pixel_features(train_dir, image_size, preprocess)
+    x_test, test_labels = pixel_features(test_dir, image_size, preprocess)
     report = {}
     for name, pipeline in pipelines(params, seed).items():
         predicted = pipeline.fit(x_train, train_labels).predict(x_test)

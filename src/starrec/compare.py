@@ -26,6 +26,8 @@ from starrec.significance import McNemar, TTest, corrected_resampled_ttest, mcne
 WORKSPACE = "workspace"
 SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 ALPHA = 0.05
+FOLD_PARAMS = ("seed", "data", "split", "kfold")
+"""The params sections that decide which examples each fold holds."""
 
 
 class NotComparable(StarrecError, ValueError):
@@ -81,10 +83,10 @@ def load_run(name: str) -> Run:
     )
 
 
-def params_diff(a: Run, b: Run) -> dict[str, tuple]:
-    """Every params key whose value differs: ``{key: (value in a, value in b)}``."""
-    keys = sorted(set(a.params) | set(b.params))
-    return {key: (a.params.get(key), b.params.get(key)) for key in keys if a.params.get(key) != b.params.get(key)}
+def params_diff(a: dict, b: dict) -> dict[str, tuple]:
+    """Every key of two flat params whose value differs: ``{key: (value in a, value in b)}``."""
+    keys = sorted(set(a) | set(b))
+    return {key: (a.get(key), b.get(key)) for key in keys if a.get(key) != b.get(key)}
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class Comparison:
     @property
     def label(self) -> str:
         """``train.momentum 0.9 vs 0.0`` (the params that differ), else ``A vs B``."""
-        differences = params_diff(self.a, self.b)
+        differences = params_diff(self.a.params, self.b.params)
         if not differences:
             return f"{self.a.name} vs {self.b.name}"
         return ", ".join(f"{key} {json.dumps(x)} vs {json.dumps(y)}" for key, (x, y) in differences.items())
@@ -139,7 +141,7 @@ class Comparison:
         return {
             "a": self.a.name,
             "b": self.b.name,
-            "params": {key: {"a": x, "b": y} for key, (x, y) in params_diff(self.a, self.b).items()},
+            "params": {key: {"a": x, "b": y} for key, (x, y) in params_diff(self.a.params, self.b.params).items()},
             "folds": {score: vars(ttest) for score, ttest in self.folds.items()},
             "test": {
                 **{score: {"a": self.a.test[score], "b": self.b.test[score]} for score in SCORE_NAMES},
@@ -166,7 +168,7 @@ def significance(p: float, alpha: float) -> str:
 def compare(a: Run, b: Run) -> Comparison:
     """The comparison of two runs; NotComparable unless they share their folds and test images."""
     if a.kfold.get("folds_id") != b.kfold.get("folds_id"):
-        keys = [key for key in params_diff(a, b) if key.split(".")[0] in ("seed", "data", "split", "kfold")]
+        keys = [key for key in params_diff(a.params, b.params) if key.split(".")[0] in FOLD_PARAMS]
         cause = f" ({', '.join(keys)} differ)" if keys else ""
         raise NotComparable(
             f"{a.name} and {b.name} were cross-validated on different folds{cause}; "

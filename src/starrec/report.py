@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.compare import SCORE_NAMES, WORKSPACE, compare, flatten, load_run, points, read_text
+from starrec.compare import SCORE_NAMES, WORKSPACE, compare, flatten, load_run, params_diff, points, read_text
 from starrec.errors import MissingInput, StarrecError
 
 CURVES = paths.TRAIN_LIVE / "plots" / "metrics"
@@ -62,10 +62,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def params_section(baseline: str) -> str:
     """The params keys whose values differ, as a table (or a sentence when none does)."""
     old, new = (flatten(yaml.safe_load(read_text(name, str(paths.PARAMS)))) for name in (baseline, WORKSPACE))
-    keys = [key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
-    if not keys:
+    differences = params_diff(old, new)
+    if not differences:
         return "No params differ."
-    rows = [[key, json.dumps(old.get(key)), json.dumps(new.get(key))] for key in keys]
+    rows = [[key, json.dumps(x), json.dumps(y)] for key, (x, y) in differences.items()]
     return _table(["param", baseline, WORKSPACE], rows)
 
 
