@@ -9,8 +9,8 @@ Each is written by Keras's own ``model.export`` from one float32 copy of the tra
 and takes what the .keras model takes: raw RGB pixels, float32 0-255, shape (batch, size,
 size, 3), grayscale and normalisation inside; it returns the class probabilities.
 
-The float32 copy: mixed-precision layers compute in float32 (no bfloat16 kernels in ONNX or
-LiteRT runtimes), and the Normalization layer (x - mean) / sqrt(variance) becomes the equal
+The float32 copy: mixed-precision layers compute in float32 (which every runtime runs on any
+CPU), and the Normalization layer (x - mean) / sqrt(variance) becomes the equal
 Rescaling x * s - mean * s with s = 1 / sqrt(variance): Keras keeps Normalization's statistics
 as captured tensors, which the ONNX converter turns into extra model inputs, while Rescaling's
 are constants. :func:`check_exports` runs every export with its own runtime and requires its
