@@ -77,6 +77,9 @@ def test_a_wrong_or_damaged_export_is_refused(exported, tmp_path, tiny_params):
     (tmp_path / "starrec.json").write_text((folder / "export" / "starrec.json").read_text())
     with pytest.raises(ModelFileError, match=r"broken.onnx: not a readable ONNX model"):
         load_classifier(tmp_path / "broken.onnx")
+    (tmp_path / "model.h5").write_bytes(b"an old Keras file")
+    with pytest.raises(ModelFileError, match=r"model.h5: not a .keras model, a SavedModel folder, an .onnx or"):
+        load_classifier(tmp_path / "model.h5")
     (tmp_path / "starrec.json").unlink()
     with pytest.raises(ModelFileError, match=r"starrec.json: missing or invalid .*dvc repro -s export"):
         load_classifier(tmp_path / "broken.onnx")

@@ -44,19 +44,16 @@ def load_classifier(path: str | Path) -> Classifier:
         return Classifier(path, load_model_info(path, model), int(model.input_shape[1]), _keras(model), model)
     if not path.exists():
         raise MissingInput(f"{path}: no exported model; run `dvc repro` (stage export) first")
+    loaders = {".onnx": _onnx, ".tflite": _litert}
+    if not (path.is_dir() or path.suffix in loaders):
+        raise ModelFileError(f"{path}: not a .keras model, a SavedModel folder, an .onnx or a .tflite file")
     sidecar = path.parent / INFO_FILE
     try:
         raw = sidecar.read_text(encoding="utf-8")
         info, size = parse_model_info(raw), int(json.loads(raw)["image_size"])
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{sidecar}: missing or invalid ({error}); {REEXPORT}") from None
-    loaders = {".onnx": _onnx, ".tflite": _litert}
-    if path.is_dir():
-        runner = _saved_model(path)
-    elif path.suffix in loaders:
-        runner = loaders[path.suffix](path)
-    else:
-        raise ModelFileError(f"{path}: not a .keras model, a SavedModel folder, an .onnx or a .tflite file")
+    runner = _saved_model(path) if path.is_dir() else loaders[path.suffix](path)
     outputs = runner(np.zeros((1, size, size, 3), np.float32)).shape[-1]
     if outputs != len(info.classes):
         raise ModelFileError(f"{path}: {outputs} outputs but {sidecar} names {len(info.classes)} classes; {REEXPORT}")
