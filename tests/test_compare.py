@@ -17,11 +17,12 @@ def make_run(name, momentum, folds, right, folds_id="f1", k=5, ids=None):
     )
     kfold = {
         "k": k,
-        "folds_id": folds_id,
         "accuracy": {"mean": sum(folds) / len(folds)},
         "f1_macro": {"mean": sum(folds) / len(folds)},
         "folds": [{"fold": i, "n_test": 20, "accuracy": value, "f1_macro": value} for i, value in enumerate(folds)],
     }
+    if folds_id is not None:
+        kfold["folds_id"] = folds_id
     test = {"accuracy": right / 100, "f1_macro": right / 100}
     params = flatten({"seed": 1, "kfold": {"k": k}, "train": {"momentum": momentum}})
     return Run(name, params, kfold, test, predictions)
@@ -48,6 +49,9 @@ def test_compare_refuses_different_folds_or_test_images():
     a = make_run("k5", 0.9, FOLDS_A, right=90)
     with pytest.raises(NotComparable, match=r"k5 and k10 were cross-validated on different folds \(kfold.k differ\)"):
         compare(a, make_run("k10", 0.9, FOLDS_A, right=90, folds_id="f2", k=10))
+    old = make_run("old", 0.0, FOLDS_B, right=90, folds_id=None)  # kfold.json made before folds_id existed
+    with pytest.raises(NotComparable, match="old: its metrics/kfold.json has no folds_id; re-run its folds"):
+        compare(old, make_run("older", 0.0, FOLDS_B, right=90, folds_id=None))
     other_images = [f"other{i}" for i in range(100)]
     with pytest.raises(NotComparable, match="tested on different test images"):
         compare(a, make_run("b", 0.0, FOLDS_B, right=90, ids=other_images))

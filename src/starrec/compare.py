@@ -9,6 +9,7 @@ both need the same folds and the same test images, and the comparison refuses ot
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from dataclasses import dataclass
@@ -45,14 +46,20 @@ class Run:
     predictions: pd.DataFrame
 
 
+@functools.cache
+def revision(name: str) -> str | None:
+    """The commit of an experiment name or git revision (None: ``workspace``), resolved once."""
+    if name == WORKSPACE:
+        return None
+    try:
+        return resolve_rev(SCM("."), name)
+    except DvcException as error:
+        raise StarrecError(f"{name}: no such experiment or git revision ({error})") from None
+
+
 def read_text(name: str, path: str) -> str:
     """``path`` as revision ``name`` has it (``workspace``: the files here); MissingInput if absent."""
-    rev = None
-    if name != WORKSPACE:
-        try:
-            rev = resolve_rev(SCM("."), name)
-        except DvcException as error:
-            raise StarrecError(f"{name}: no such experiment or git revision ({error})") from None
+    rev = revision(name)
     try:
         return dvc.api.read(path, repo=".", rev=rev, encoding="utf-8")
     except (FileNotFoundError, DvcException):
@@ -167,7 +174,10 @@ def significance(p: float, alpha: float) -> str:
 
 def compare(a: Run, b: Run) -> Comparison:
     """The comparison of two runs; NotComparable unless they share their folds and test images."""
-    if a.kfold.get("folds_id") != b.kfold.get("folds_id"):
+    for run in (a, b):
+        if "folds_id" not in run.kfold:
+            raise NotComparable(f"{run.name}: its {paths.KFOLD} has no folds_id; re-run its folds (dvc exp run)")
+    if a.kfold["folds_id"] != b.kfold["folds_id"]:
         keys = [key for key in params_diff(a.params, b.params) if key.split(".")[0] in FOLD_PARAMS]
         cause = f" ({', '.join(keys)} differ)" if keys else ""
         raise NotComparable(

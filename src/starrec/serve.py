@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def saliency_overlay(crop: np.ndarray, saliency: np.ndarray) -> np.ndarray:
     return (crop * (1 - opacity) + colours * opacity).astype(np.uint8)
 
 
-def predict_crops(classifier: Classifier, explain, crops: list[np.ndarray], top_k: int) -> list[dict]:
+def predict_crops(
+    classifier: Classifier,
+    explain: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+    crops: list[np.ndarray],
+    top_k: int,
+) -> list[dict]:
     """Top-k classes of each crop, the crop and its saliency overlay (with ``explain``, a
     :func:`starrec.visualize.saliency_function`; else only the probabilities of ``classifier``)."""
     batch = np.stack(crops).astype(np.float32)
