@@ -22,6 +22,9 @@ def main() -> None:
         seed=params.seed,
     )
     write_json(paths.BASELINE, report)
+    components = report["eigenfaces"]["pca_components"]
+    if components != params.baseline.pca_components:
+        print(f"baseline: baseline.pca_components {params.baseline.pca_components} -> {components} on this data")
     for name, scores in report.items():
         print(f"baseline {name}: test accuracy {scores['accuracy']:.4f}, macro F1 {scores['f1_macro']:.4f}")
 

@@ -191,8 +191,8 @@ def test_litter_unsafe_names_and_unreadable_files_never_crash_ingest(tmp_path):
         "bob/1.png",
     ]
     assert result.rejected == [
-        {"source": "Jos%E9/1.png", "class": "Jos%E9", "reason": "file name is not valid UTF-8"},
-        {"source": "bob/caf%E9.png", "class": "bob", "reason": "file name is not valid UTF-8"},
+        {"source": "Jos%E9/1.png", "class": "Jos%E9", "reason": "name not valid UTF-8"},
+        {"source": "bob/caf%E9.png", "class": "bob", "reason": "name not valid UTF-8"},
     ]
     assert result.dropped_classes == {"Jos%E9": 0} and "Jos%E9" in summary(result)
     assert "caf%E9.png" in (tmp_path / "interim" / "rejected.csv").read_text()

@@ -1,5 +1,6 @@
 """The real pipeline: dvc repro in a temporary copy of the repo on a tiny config."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, free_port
+from starrec.params import Params
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +29,6 @@ TINY = {
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
     "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
     "kfold": {"k": 2, "parts": [0, 1]},
-    "baseline": {"pca_components": 10},
 }
 
 
@@ -65,7 +66,7 @@ def repo(tmp_path_factory):
             continue
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = dataclasses.asdict(Params())  # the schema's defaults, not the user's working params.yaml
     for section, values in TINY.items():
         params[section] = {**params[section], **values} if isinstance(values, dict) else values
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

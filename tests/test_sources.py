@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import save_image
@@ -255,12 +256,49 @@ def test_folder_litter_is_not_copied_and_unsafe_names_are_renamed(tmp_path):
     fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     copied = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert copied == ["Jos%E9/Jos%E9.png", "ann/1.png"]
-    assert fetched.renamed == {"Jos%E9/Jos%E9.png": "Jos\\xe9/Jos\\xe9.png"}
+    assert fetched.renamed == {"Jos%E9/Jos%E9.png": ("Jos\\xe9/Jos\\xe9.png", "name not valid UTF-8")}
     assert fetched.notes() == ["renamed (name not valid UTF-8): Jos\\xe9/Jos\\xe9.png -> Jos%E9/Jos%E9.png"]
     write_renamed(fetched, tmp_path / "raw")
     assert (
         tmp_path / "raw" / "renamed.csv"
-    ).read_text() == "stored,original\nJos%E9/Jos%E9.png,Jos\\xe9/Jos\\xe9.png\n"
+    ).read_text() == "stored,original,reason\nJos%E9/Jos%E9.png,Jos\\xe9/Jos\\xe9.png,name not valid UTF-8\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("<!--<script>", "%3C!--%3Cscript%3E"),
+        ("$\\foo_{$", "%24%5Cfoo_%7B%24"),
+        ("=HYPERLINK(1)", "%3DHYPERLINK(1)"),
+        ("@SUM(A1)", "%40SUM(A1)"),
+        ('a"b&c', "a%22b%26c"),
+        ("tab\there", "tab%09here"),
+    ],
+)
+def test_class_names_unsafe_in_html_csv_or_plots_are_encoded_with_the_reason(tmp_path, name, stored):
+    source, pixels = tmp_path / "photos", np.zeros((4, 4, 3), np.uint8)
+    save_image(source / name / "1.png", pixels)
+    save_image(source / "Jean-Luc O'Neill" / "1.png", pixels)  # safe as it is: kept
+    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted([stored, "Jean-Luc O'Neill"])
+    reason = "name has characters unsafe in HTML, CSV or plot labels"
+    assert fetched.renamed == {f"{stored}/1.png": (f"{name}/1.png", reason)}
+    write_renamed(fetched, tmp_path / "raw")
+    rows = pd.read_csv(tmp_path / "raw" / "renamed.csv", keep_default_na=False)
+    original = rows["original"][0]
+    assert original.lstrip("'") == f"{name}/1.png" and not original.startswith(("=", "@"))  # no formula
+    assert rows["reason"][0] == reason
+
+
+def test_an_empty_class_folder_is_named(tmp_path):
+    source, pixels = tmp_path / "photos", np.zeros((4, 4, 3), np.uint8)
+    save_image(source / "ann" / "1.png", pixels)
+    (source / "bob").mkdir()
+    (source / "cy" / "sub").mkdir(parents=True)
+    (source / "cy" / ".DS_Store").write_bytes(b"x")
+    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    assert "skipped (empty class folder): bob" in fetched.notes()
+    assert "skipped (empty class folder): cy" in fetched.notes()
 
 
 def test_archive_litter_is_skipped_and_unsafe_tar_names_are_renamed(tmp_path):
@@ -277,7 +315,7 @@ def test_archive_litter_is_skipped_and_unsafe_tar_names_are_renamed(tmp_path):
     renamed = extract_archive(tmp_path / "a.tgz", tmp_path / "raw", DataParams())
     extracted = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert extracted == ["ann/1.png", "bob/%E9.png"]
-    assert renamed == {"bob/%E9.png": "wrap/bob/\\xe9.png"}
+    assert renamed == {"bob/%E9.png": ("wrap/bob/\\xe9.png", "name not valid UTF-8")}
 
 
 def test_unpinned_archive_prints_its_checksum_and_can_be_refused(tmp_path, server):

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from starrec.errors import StarrecError
-from starrec.filenames import has_ignored_part, readable, safe_path
+from starrec.filenames import has_ignored_part, readable, rename_reason, safe_path
 from starrec.params import DataParams
 
 CHUNK_BYTES = 1 << 20
@@ -92,7 +92,7 @@ def _class_layout(members: list[Member]) -> dict[PurePosixPath, Member]:
     }
 
 
-def _extract(archive: Path, members: list[Member], target: Path, limits: DataParams) -> dict[str, str]:
+def _extract(archive: Path, members: list[Member], target: Path, limits: DataParams) -> dict[str, tuple[str, str]]:
     if len(members) > limits.archive_max_members:
         raise UnsafeArchiveError(
             f"{archive}: has {len(members)} files, more than data.archive_max_members = {limits.archive_max_members}"
@@ -101,7 +101,7 @@ def _extract(archive: Path, members: list[Member], target: Path, limits: DataPar
     written, renamed = 0, {}
     for name, member in _class_layout(members).items():
         if safe_path(member.name) != member.name:
-            renamed[name.as_posix()] = readable(member.name.as_posix())
+            renamed[name.as_posix()] = (readable(member.name.as_posix()), rename_reason(str(member.name)))
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         with member.open() as source, open(destination, "wb") as out:
@@ -123,10 +123,10 @@ def _too_large(archive: Path, written: int, limits: DataParams) -> str:
     )
 
 
-def extract_archive(archive: str | Path, target: str | Path, limits: DataParams) -> dict[str, str]:
+def extract_archive(archive: str | Path, target: str | Path, limits: DataParams) -> dict[str, tuple[str, str]]:
     """Extract ``archive`` (zip, tar, tar.gz, tgz; detected from content) into ``target``.
 
-    Returns ``{stored path: original member name}`` for the members stored
+    Returns ``{stored path: (original member name, reason)}`` for the members stored
     under a :func:`~starrec.filenames.safe_name`. On any error ``target`` is
     removed, so nothing half-extracted remains.
     """

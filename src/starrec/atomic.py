@@ -49,7 +49,17 @@ def write_json(path: str | Path, data) -> None:
         temporary.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A CSV cell starting with one of these is run as a formula when a spreadsheet opens the file (OWASP)."""
+
+
 def write_csv(path: str | Path, frame) -> None:
-    """Write a pandas DataFrame as CSV without its index, atomically."""
+    """Write a pandas DataFrame as CSV without its index, atomically; a text cell that a spreadsheet would
+    run as a formula is written with a leading ``'`` (numbers are left as they are)."""
+    frame = frame.copy()
+    for column in frame.select_dtypes(exclude=["number", "bool"]).columns:
+        frame[column] = frame[column].map(
+            lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+        )
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False)

@@ -1,6 +1,6 @@
 """Classic baselines on the CNN's split and input: is a CNN worth it on this data?
 
-- ``eigenfaces``: PCA whitened to ``baseline.pca_components`` components, then an RBF
+- ``eigenfaces``: PCA whitened to ``baseline.pca_components`` components (:func:`pca_components`), then an RBF
   support vector classifier (C = ``baseline.svc_c``, balanced class weights): the classic
   face-recognition method (Turk & Pentland, 1991; scikit-learn's faces example);
 - ``logistic_regression``: multinomial logistic regression (C = ``baseline.logistic_c``) on
@@ -35,13 +35,30 @@ from starrec.records import count_records, read_records
 
 SCORES = ("accuracy", "f1_macro")
 BATCH = 256
+AUTO_COMPONENTS = 100
+"""Turk & Pentland kept tens of eigenfaces; scikit-learn's faces example keeps 150 of ~1,000 photos."""
 
 
-def pipelines(params: BaselineParams, seed: int) -> dict[str, Pipeline]:
+def pca_components(wanted: int | str, n_train: int, n_features: int) -> int:
+    """``baseline.pca_components`` for this data: ``auto`` is min(AUTO_COMPONENTS, n_train - 1, n_features)
+    (whitening divides by each component's spread, and the n_train-th of centred data has none);
+    an explicit number above min(n_train, n_features) is refused."""
+    if wanted == "auto":
+        return max(1, min(AUTO_COMPONENTS, n_train - 1, n_features))
+    allowed = min(n_train, n_features)
+    if int(wanted) > allowed:
+        raise StarrecError(
+            f"params.yaml: baseline.pca_components: {wanted} is more than the {allowed} that {n_train} "
+            f"training images of {n_features} features allow; use at most {allowed}, or auto"
+        )
+    return int(wanted)
+
+
+def pipelines(params: BaselineParams, seed: int, components: int) -> dict[str, Pipeline]:
     """The baselines by name, unfitted."""
     return {
         "eigenfaces": make_pipeline(
-            PCA(params.pca_components, whiten=True, random_state=seed),
+            PCA(components, whiten=True, random_state=seed),
             SVC(C=params.svc_c, kernel="rbf", class_weight="balanced", random_state=seed),
         ),
         "logistic_regression": make_pipeline(LogisticRegression(C=params.logistic_c, max_iter=1000)),
@@ -74,20 +91,16 @@ def score_baselines(
     resamples: int,
     seed: int,
 ) -> dict:
-    """metrics/baseline.json: per baseline, accuracy and macro F1 on the test split with their ``ci95``."""
+    """metrics/baseline.json: per baseline, accuracy and macro F1 on the test split with their ``ci95``
+    (and the PCA components the eigenfaces kept)."""
     n_train = count_records(train_dir)
-    components = min(n_train, image_size * image_size * (1 if grayscale else 3))
-    if params.pca_components > components:
-        raise StarrecError(
-            f"params.yaml: baseline.pca_components: {params.pca_components} is more than the "
-            f"{components} that {n_train} training images of {image_size} px allow; use at most {components}"
-        )
+    components = pca_components(params.pca_components, n_train, image_size * image_size * (1 if grayscale else 3))
     pixels = (images.numpy() for images, _ in batches(read_records(train_dir, image_size), BATCH))
     preprocess = keras.Sequential(preprocessing_layers(normalization_stats(pixels, grayscale)))
     x_train, train_labels = pixel_features(train_dir, image_size, preprocess)
     x_test, test_labels = pixel_features(test_dir, image_size, preprocess)
     report = {}
-    for name, pipeline in pipelines(params, seed).items():
+    for name, pipeline in pipelines(params, seed, components).items():
         predicted = pipeline.fit(x_train, train_labels).predict(x_test)
         intervals = score_intervals(test_labels, predicted, num_classes, resamples, seed)
         report[name] = {
@@ -95,4 +108,5 @@ def score_baselines(
             "f1_macro": float(f1_score(test_labels, predicted, average="macro", zero_division=0.0)),
             "ci95": {score: intervals[score] for score in SCORES},
         }
+    report["eigenfaces"]["pca_components"] = components
     return report

@@ -6,12 +6,16 @@ system litter in :data:`IGNORED_NAMES` (any case).
 
 A name that is not valid UTF-8 (read from disk or a tar archive as
 surrogate escapes) is stored under :func:`safe_name`, its invalid bytes
-written as ``%XX``, because DVC cannot hash such a path.
+written as ``%XX``, because DVC cannot hash such a path; so is a name with
+characters that HTML, a spreadsheet or a plot label would run as code: class
+names and example ids reach the report, predictions.csv, ``dvc plots show``'s
+page (which starrec cannot escape) and matplotlib's labels.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import PurePath
 
 IGNORED_NAMES = frozenset(
@@ -40,14 +44,42 @@ def has_ignored_part(path: PurePath) -> bool:
     return any(is_ignored(part) for part in path.parts)
 
 
+UNSAFE_CHARACTERS = frozenset('<>&"`$\\{}')
+"""Syntax to HTML (``<>&"``), matplotlib's mathtext (``$\\{}``) or a shell (`````): percent-encoded in names."""
+FORMULA_STARTS = frozenset("=+-@")
+"""A CSV cell starting with one of these is a formula to a spreadsheet: encoded as a name's first character."""
+
+
+def _percent(character: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in character.encode("utf-8"))
+
+
 def safe_name(name: str) -> str:
-    """``name`` itself when it is valid UTF-8; else its bytes with each invalid byte as ``%XX``."""
-    raw = os.fsencode(name)
+    """``name`` with each byte that is not valid UTF-8, each control or :data:`UNSAFE_CHARACTERS`
+    character, and a leading :data:`FORMULA_STARTS` character written as ``%XX``; a safe name is unchanged."""
+    text = os.fsencode(name).decode("utf-8", "surrogateescape")
+    parts = []
+    for position, character in enumerate(text):
+        if 0xDC80 <= ord(character) <= 0xDCFF:  # an invalid byte, as Python's surrogate escape
+            parts.append(f"%{ord(character) - 0xDC00:02X}")
+        elif (
+            character in UNSAFE_CHARACTERS
+            or unicodedata.category(character) == "Cc"
+            or (position == 0 and character in FORMULA_STARTS)
+        ):
+            parts.append(_percent(character))
+        else:
+            parts.append(character)
+    return "".join(parts)
+
+
+def rename_reason(name: str) -> str:
+    """Why :func:`safe_name` changes ``name`` (for renamed.csv and rejections)."""
     try:
-        return raw.decode("utf-8")
+        os.fsencode(name).decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("utf-8", "surrogateescape")
-        return "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text)
+        return "name not valid UTF-8"
+    return "name has characters unsafe in HTML, CSV or plot labels"
 
 
 def safe_path(path: PurePath) -> PurePath:

@@ -21,7 +21,7 @@ from starrec.atomic import write_csv, write_json
 from starrec.duplicates import duplicate_groups, thumbnail
 from starrec.errors import StarrecError
 from starrec.faces import face_crops
-from starrec.filenames import has_ignored_part, is_ignored, safe_name
+from starrec.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
 from starrec.images import RejectedImage, decode_bytes, decode_image, resize
 from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
@@ -176,7 +176,7 @@ def _examples(path: Path, raw: Path, name: str, faces: FacesParams, size: int, r
 def _read(path: Path, source: str) -> bytes:
     """The file's bytes; a name DVC cannot store or a read error is a :class:`RejectedImage`."""
     if safe_name(source) != source:
-        raise RejectedImage("file name is not valid UTF-8")
+        raise RejectedImage(rename_reason(source))
     try:
         return path.read_bytes()
     except OSError as error:

@@ -78,17 +78,19 @@ class DataParams:
     source: str = param("digits", "digits | synthetic | lfw | a folder path | an http(s):// or file:// archive URL")
     sha256: str | None = param(None, "expected checksum of a downloaded archive (null: not checked)")
     require_sha256: bool = param(False, "refuse an archive URL without data.sha256")
-    archive_max_bytes: int = param(20_000_000_000, "an archive may extract to at most this many bytes", low=1)
-    archive_max_members: int = param(1_000_000, "... and hold at most this many files", low=1)
-    archive_max_ratio: float = param(200.0, "... and at most this many times its own size", low=1.0)
+    archive_max_bytes: int = param(
+        20_000_000_000, "an archive may extract to at most this many bytes", low=1, high=10**15
+    )
+    archive_max_members: int = param(1_000_000, "... and hold at most this many files", low=1, high=10**9)
+    archive_max_ratio: float = param(200.0, "... and at most this many times its own size", low=1.0, high=1e6)
     classes: list[str] | None = param(None, "a list of class names to keep, in this order (null: all)")
-    max_classes: int | None = param(None, "keep the K classes with the most images (null: all)", low=1)
-    min_images_per_class: int = param(10, "convert fails when a class ends up with fewer images", low=1)
+    max_classes: int | None = param(None, "keep the K classes with the most images (null: all)", low=1, high=10**6)
+    min_images_per_class: int = param(10, "convert fails when a class ends up with fewer images", low=1, high=10**6)
     near_duplicate_rms: float = param(
         2.0, "images of a class whose 16x16 thumbnails differ by at most this RMS (0-255) are one picture", low=0.0
     )
-    synthetic_classes: int = param(4, "source: synthetic", low=2)
-    synthetic_per_class: int = param(40, "source: synthetic", low=1)
+    synthetic_classes: int = param(4, "source: synthetic", low=2, high=1000)
+    synthetic_per_class: int = param(40, "source: synthetic", low=1, high=100_000)
     lfw_home: str | None = param(None, "source: lfw; scikit-learn's data home (null: .cache/scikit_learn_data here)")
 
     def validate(self, key):
@@ -106,8 +108,8 @@ class DataParams:
 class FacesParams:
     detect: bool = param(False, "crop faces with OpenCV's Haar cascade")
     cascade: str = param("haarcascade_frontalface_alt.xml", "a file of OpenCV's data folder, or a path")
-    scale_factor: float = param(1.1, "Haar detectMultiScale scaleFactor", low=1.0, low_open=True)
-    min_neighbors: int = param(5, "Haar detectMultiScale minNeighbors", low=0)
+    scale_factor: float = param(1.1, "Haar detectMultiScale scaleFactor", low=1.0, high=10.0, low_open=True)
+    min_neighbors: int = param(5, "Haar detectMultiScale minNeighbors", low=0, high=1000)
     margin: float = param(0.2, "extra border around a face, as a fraction of its size", low=0.0, high=1.0)
     multiple: str = param("largest", "largest | all", choices=("largest", "all"))
 
@@ -119,7 +121,7 @@ class FacesParams:
 @dataclass(frozen=True)
 class ImageParams:
     size: int = param(32, "140 is the lecture's size (slower: see README)", low=8, high=512)
-    shard_size: int = param(1000, "images per TFRecord file", low=1)
+    shard_size: int = param(1000, "images per TFRecord file", low=1, high=10**6)
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,11 @@ class AugmentParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    conv_filters: list[int] = param([32, 64], "one conv + max-pool block per entry", low=1)
+    conv_filters: list[int] = param([32, 64], "one conv + max-pool block per entry", low=1, high=4096)
     kernel_size: int = param(3, "conv kernel height and width", low=1, high=15)
-    dense_units: list[int] = param([128], "one dense layer per entry", low=1)
+    dense_units: list[int] = param([128], "one dense layer per entry", low=1, high=65536)
     dropout: float = param(0.3, "after each dense layer (0 disables)", low=0.0, high=1.0, high_open=True)
-    l2: float = param(0.0001, "weight decay on the dense layers (0 disables)", low=0.0)
+    l2: float = param(0.0001, "weight decay on the dense layers (0 disables)", low=0.0, high=100.0)
 
     def validate(self, key):
         if not self.conv_filters:
@@ -187,11 +189,13 @@ class MomentumSchedule:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = param(15, "passes over the training split", low=1)
-    batch_size: int | str = param(32, "an integer (1: stochastic) or full (one step per epoch)", low=1)
-    learning_rate: float = param(0.02, "alpha at the first step", low=0.0, low_open=True)
+    epochs: int = param(15, "passes over the training split", low=1, high=100_000)
+    batch_size: int | str = param(32, "an integer (1: stochastic) or full (one step per epoch)", low=1, high=2**20)
+    learning_rate: float = param(0.02, "alpha at the first step", low=0.0, high=100.0, low_open=True)
     lr_decay_rate: float = param(0.96, "multiply the learning rate by this ...", low=0.0, high=1.0, low_open=True)
-    lr_decay_epochs: int = param(5, "... every this many epochs (staircase; the lecture: 0.96 every 20)", low=1)
+    lr_decay_epochs: int = param(
+        5, "... every this many epochs (staircase; the lecture: 0.96 every 20)", low=1, high=100_000
+    )
     momentum: float = param(
         0.9, "epsilon in: dtheta_t = -alpha dE/dtheta + epsilon dtheta_{t-1}", low=0.0, high=1.0, high_open=True
     )
@@ -199,7 +203,9 @@ class TrainParams:
     momentum_schedule: MomentumSchedule = section(
         MomentumSchedule, "epsilon_e = end + (start - end) * rate^e, start = train.momentum"
     )
-    early_stopping_patience: int = param(0, "epochs without val_loss improvement before stopping (0: off)", low=0)
+    early_stopping_patience: int = param(
+        0, "epochs without val_loss improvement before stopping (0: off)", low=0, high=100_000
+    )
     tensorboard: bool = param(False, "write TensorBoard logs to logs/")
     precision: str = param(
         "auto",
@@ -224,11 +230,12 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class KFoldParams:
-    k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2)
+    k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2, high=10**6)
     parts: list[int] = param(
         [0, 1, 2, 3, 4],
         "one stage fold@P per entry, training every n-th fold: [0, 1, ..., n-1] (more than k: some idle)",
         low=0,
+        high=1023,
     )
 
     def validate(self, key):
@@ -238,14 +245,25 @@ class KFoldParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    bootstrap_resamples: int = param(1000, "resamples of the test images for the macro scores' 95 % intervals", low=100)
+    bootstrap_resamples: int = param(
+        1000, "resamples of the test images for the macro scores' 95 % intervals", low=100, high=1_000_000
+    )
 
 
 @dataclass(frozen=True)
 class BaselineParams:
-    pca_components: int = param(100, "eigenfaces: principal components kept (whitened) for the SVC", low=1)
-    svc_c: float = param(10.0, "eigenfaces: C of the RBF support vector classifier", low=0.0, low_open=True)
-    logistic_c: float = param(1.0, "logistic regression: C, the inverse L2 strength", low=0.0, low_open=True)
+    pca_components: int | str = param(
+        "auto",
+        "eigenfaces: principal components kept (whitened) for the SVC; auto: 100, fewer on small data",
+        low=1,
+        high=100_000,
+    )
+    svc_c: float = param(10.0, "eigenfaces: C of the RBF support vector classifier", low=0.0, high=1e6, low_open=True)
+    logistic_c: float = param(1.0, "logistic regression: C, the inverse L2 strength", low=0.0, high=1e6, low_open=True)
+
+    def validate(self, key):
+        if isinstance(self.pca_components, str) and self.pca_components != "auto":
+            _fail(f"{key}.pca_components", f"{self.pca_components!r}; allowed: a positive integer or auto")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from starrec import paths
 from starrec.archives import extract_archive
 from starrec.downloads import download, sha256_of
 from starrec.errors import StarrecError
-from starrec.filenames import is_ignored, readable, safe_path
+from starrec.atomic import write_csv
+from starrec.filenames import is_ignored, readable, rename_reason, safe_name, safe_path
 from starrec.params import DataParams
 
 
@@ -99,17 +100,19 @@ def _inside(path: Path, root: Path) -> bool:
 
 @dataclass
 class Fetched:
-    """What a source left out or renamed: symlinks not followed, ``{stored path:
-    original name}`` for names that are not valid UTF-8, and the sha256 of an
-    archive downloaded without ``data.sha256``."""
+    """What a source left out or renamed: symlinks not followed, class folders without a file,
+    ``{stored path: (original name, reason)}`` for names made safe (:func:`starrec.filenames.safe_name`),
+    and the sha256 of an archive downloaded without ``data.sha256``."""
 
     skipped: list[str] = field(default_factory=list)
-    renamed: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, tuple[str, str]] = field(default_factory=dict)
     unpinned_sha256: str | None = None
+    empty: list[str] = field(default_factory=list)
 
     def notes(self) -> list[str]:
         notes = [f"skipped (symlink outside the source folder): {path}" for path in self.skipped]
-        notes += [f"renamed (name not valid UTF-8): {old} -> {new}" for new, old in self.renamed.items()]
+        notes += [f"skipped (empty class folder): {name}" for name in self.empty]
+        notes += [f"renamed ({reason}): {old} -> {new}" for new, (old, reason) in self.renamed.items()]
         if self.unpinned_sha256:
             notes.append(
                 "data.sha256 is null, so nothing checks that this archive stays the same; pin it in "
@@ -150,10 +153,12 @@ def copy_folder(source: Path, target: Path) -> Fetched:
             relative = path.relative_to(source)
             stored = safe_path(relative)
             if stored != relative:
-                fetched.renamed[stored.as_posix()] = readable(relative.as_posix())
+                fetched.renamed[stored.as_posix()] = (readable(relative.as_posix()), rename_reason(str(relative)))
             destination = target / stored
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path.resolve(), destination)
+    classes = [entry for entry in source.iterdir() if entry.is_dir() and not is_ignored(entry.name)]
+    fetched.empty = sorted(readable(entry.name) for entry in classes if not (target / safe_name(entry.name)).is_dir())
     return fetched
 
 
@@ -195,7 +200,7 @@ def fetch_source(data: DataParams, seed: int, target: Path) -> Fetched:
 
 
 def write_renamed(fetched: Fetched, target: Path) -> None:
-    """``target/renamed.csv`` (stored, original) when any name was made safe; nothing otherwise."""
+    """``target/renamed.csv`` (stored, original, reason) when any name was made safe; nothing otherwise."""
     if fetched.renamed:
-        rows = [{"stored": stored, "original": original} for stored, original in fetched.renamed.items()]
-        pd.DataFrame(rows, columns=["stored", "original"]).to_csv(target / "renamed.csv", index=False)
+        rows = [(stored, original, reason) for stored, (original, reason) in fetched.renamed.items()]
+        write_csv(target / "renamed.csv", pd.DataFrame(rows, columns=["stored", "original", "reason"]))
