@@ -21,9 +21,9 @@ from PIL import Image
 
 from starrec import paths
 from starrec.archives import extract_archive
+from starrec.atomic import write_csv
 from starrec.downloads import download, sha256_of
 from starrec.errors import StarrecError
-from starrec.atomic import write_csv
 from starrec.filenames import is_ignored, readable, rename_reason, safe_name, safe_path
 from starrec.params import DataParams
 
