@@ -88,3 +88,10 @@ def test_a_mixed_precision_model_is_pictured_in_float32(tmp_path, tiny_params, t
     assert {a.dtype for a in (*seen.activations.values(), *seen.gradients.values())} == {np.dtype("float32")}
     map_grid(seen.activations["conv_1"], ["a", "b"], "t", tmp_path / "maps.png", 4, "viridis")
     assert (tmp_path / "maps.png").stat().st_size > 0
+
+
+def test_class_names_are_drawn_as_text_never_as_mathtext(tmp_path):
+    names = ["$\\foo_{$", "a$b$c"]  # mathtext would fail on the first and typeset the second
+    counts = [{"split": s, "class": c, "count": 3} for s in ("train", "val", "test") for c in names]
+    class_count_bars(counts, tmp_path / "bars.png")
+    assert np.asarray(Image.open(tmp_path / "bars.png").convert("L"), dtype=float).std() > 5

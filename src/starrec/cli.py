@@ -12,6 +12,7 @@ from pathlib import Path
 from starrec import paths
 from starrec.errors import StarrecError
 from starrec.params import render_params_yaml
+from starrec.stage import describe
 
 
 def summary() -> str:
@@ -107,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         return {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve}[args.command](args)
     except StarrecError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a missing, unreadable or unwritable path, a full disk: the user's to fix
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 1
 
 

@@ -9,6 +9,7 @@ both need the same folds and the same test images, and the comparison refuses ot
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -19,9 +20,11 @@ import pandas as pd
 import yaml
 from dvc.exceptions import DvcException
 from dvc.scm import SCM, resolve_rev
+from dvc_data.index import DataIndexError
 
 from starrec import paths
 from starrec.errors import MissingInput, StarrecError
+from starrec.params import Params
 from starrec.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
 
 WORKSPACE = "workspace"
@@ -64,6 +67,17 @@ def read_text(name: str, path: str) -> str:
         return dvc.api.read(path, repo=".", rev=rev, encoding="utf-8")
     except (FileNotFoundError, DvcException):
         raise MissingInput(f"{path}: not in {name}; run `dvc repro` (or `dvc exp run`) for it first") from None
+    except DataIndexError:  # a DVC output of that revision whose files are not in the cache
+        raise MissingInput(
+            f"{path}: {name}'s copy is not in the DVC cache; `dvc pull` it (or `dvc exp pull`) first"
+        ) from None
+
+
+def read_params(name: str) -> dict:
+    """The flat params of revision ``name``, each key its schema default where that params.yaml has none
+    (a key added after the revision was made, or left out by hand, is not a difference)."""
+    raw = yaml.safe_load(read_text(name, str(paths.PARAMS))) or {}
+    return flatten(dataclasses.asdict(Params())) | flatten(raw if isinstance(raw, dict) else {})
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:
@@ -83,10 +97,10 @@ def load_run(name: str) -> Run:
 
     return Run(
         name=name,
-        params=flatten(yaml.safe_load(read_text(name, str(paths.PARAMS)))),
+        params=read_params(name),
         kfold=read_json(paths.KFOLD),
         test=read_json(paths.TEST),
-        predictions=pd.read_csv(io.StringIO(read_text(name, str(paths.PREDICTIONS))), dtype=str),
+        predictions=pd.read_csv(io.StringIO(read_text(name, str(paths.PREDICTIONS))), dtype=str, keep_default_na=False),
     )
 
 

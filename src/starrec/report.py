@@ -11,20 +11,23 @@ cannot be made as its reason.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 from pathlib import Path
 
 import markdown
+import matplotlib
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.compare import SCORE_NAMES, WORKSPACE, compare, flatten, load_run, params_diff, points, read_text
+from starrec.compare import SCORE_NAMES, WORKSPACE, compare, load_run, params_diff, points, read_params, read_text
 from starrec.errors import MissingInput, StarrecError
+
+matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class names): never mathtext
 
 CURVES = paths.TRAIN_LIVE / "plots" / "metrics"
 """dvclive's per-epoch TSVs: ``train/<name>.tsv`` and ``eval/<name>.tsv``."""
@@ -54,18 +57,28 @@ def _change(new: float | None, old: float | None) -> str:
     return "-" if new is None or old is None else points(new - old)
 
 
+MARKUP = frozenset("<>&\"'|*_`[]\\!#")
+"""HTML's specials, the table separator and Markdown's emphasis, code and link characters."""
+
+
+def text(value: object) -> str:
+    """``value`` as Markdown text that renders as itself: each :data:`MARKUP` character as a numeric HTML
+    entity (Markdown passes raw HTML through to the page, so a name must never be read as markup)."""
+    return "".join(f"&#{ord(c)};" if c in MARKUP else c for c in str(value))
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """A Markdown table; the header cells are escaped here, the row cells by the caller (:func:`text`)."""
+    lines = ["| " + " | ".join(text(cell) for cell in header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
 
 
 def params_section(baseline: str) -> str:
-    """The params keys whose values differ, as a table (or a sentence when none does)."""
-    old, new = (flatten(yaml.safe_load(read_text(name, str(paths.PARAMS)))) for name in (baseline, WORKSPACE))
-    differences = params_diff(old, new)
+    """The params keys whose values differ, defaults filled in, as a table (or a sentence when none does)."""
+    differences = params_diff(*(read_params(name) for name in (baseline, WORKSPACE)))
     if not differences:
         return "No params differ."
-    rows = [[key, json.dumps(x), json.dumps(y)] for key, (x, y) in differences.items()]
+    rows = [[text(key), text(json.dumps(x)), text(json.dumps(y))] for key, (x, y) in differences.items()]
     return _table(["param", baseline, WORKSPACE], rows)
 
 
@@ -119,9 +132,9 @@ def verdict_section(baseline: str) -> str:
     try:
         comparison = compare(load_run(WORKSPACE), load_run(baseline))
     except StarrecError as error:
-        return f"No comparison: {error}."
+        return f"No comparison: {text(error)}."
     *details, verdict = comparison.lines()
-    return f"**{verdict}**\n\n" + "\n".join(f"    {line}" for line in details)
+    return f"**{text(verdict)}**\n\n" + "\n".join(f"    {line}" for line in details)  # a code block: shown as is
 
 
 def _curve(text: str | None) -> pd.DataFrame | None:
@@ -148,7 +161,7 @@ def confusion_matrix(name: str) -> bytes | None:
     predictions, classes = _read(name, paths.PREDICTIONS), _json(name, paths.INTERIM / "classes.json")
     if predictions is None or classes is None:
         return None
-    rows = pd.read_csv(io.StringIO(predictions), dtype=str)
+    rows = pd.read_csv(io.StringIO(predictions), dtype=str, keep_default_na=False)
     counts = pd.crosstab(rows["actual"], rows["predicted"]).reindex(index=classes, columns=classes, fill_value=0)
     size = max(4.0, 0.45 * len(classes) + 2)
     figure = Figure(figsize=(size, size), dpi=100)
@@ -179,7 +192,7 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
         "accuracy.png": learning_curve(baseline, "accuracy"),
         "confusion.png": confusion_matrix(WORKSPACE),
     }
-    title = f"starrec report: {WORKSPACE} vs {baseline}"
+    title = f"starrec report: {WORKSPACE} vs {baseline}"  # escaped where it is written
     sections = {
         "Params that differ": params_section(baseline),
         "Metrics": metrics_section(baseline),
@@ -187,13 +200,15 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
     }
 
     def page(image_source) -> str:
-        text = [f"# {title}\n"] + [f"## {heading}\n\n{body}\n" for heading, body in sections.items()]
-        text.append("## Learning curves\n")
-        text += [f"![{name}]({image_source(name)})\n" for name in ("loss.png", "accuracy.png")]
+        lines = [f"# {text(title)}\n"] + [f"## {heading}\n\n{body}\n" for heading, body in sections.items()]
+        lines.append("## Learning curves\n")
+        lines += [f"![{name}]({image_source(name)})\n" for name in ("loss.png", "accuracy.png")]
         if charts["confusion.png"]:
-            text.append(f"## Confusion matrix\n\n![confusion]({image_source('confusion.png')})\n")
-        return "\n".join(text)
+            lines.append(f"## Confusion matrix\n\n![confusion]({image_source('confusion.png')})\n")
+        return "\n".join(lines)
 
+    if out.exists() and not out.is_dir():
+        raise StarrecError(f"--out {out}: is a file, not a folder; name a folder for the report")
     out.mkdir(parents=True, exist_ok=True)
     for name, png in charts.items():
         if png:
@@ -208,7 +223,7 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
 
     body = markdown.markdown(page(data_uri), extensions=["tables"])
     with atomic_path(html_path) as path:
-        path.write_text(HTML.format(title=title, body=body), encoding="utf-8")
+        path.write_text(HTML.format(title=html.escape(title), body=body), encoding="utf-8")
     return md_path, html_path
 
 

@@ -29,7 +29,12 @@ def run_stage(main: Callable[[], None]) -> None:
     except OSError as error:
         if error.errno not in LOCAL_IO_ERRORS:
             raise
-        _fail(f"{error.filename}: {error.strerror}" if error.filename else str(error))
+        _fail(describe(error))
+
+
+def describe(error: OSError) -> str:
+    """``<path>: <cause>`` (``No space left on device``, ``Permission denied``, ...), as one line."""
+    return f"{error.filename}: {error.strerror or error}" if error.filename else str(error)
 
 
 def _fail(message: str) -> None:

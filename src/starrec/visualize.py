@@ -24,6 +24,7 @@ from starrec.model import conv_layer_names
 MISTAKES_SHOWN = 20
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class names): never mathtext
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
 
