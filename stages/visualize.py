@@ -11,7 +11,7 @@ from starrec.model import load_model
 from starrec.params import load_params
 from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage
-from starrec.visualize import write_visuals
+from starrec.visualize import pick_examples, write_visuals
 
 
 def main() -> None:
@@ -32,7 +32,9 @@ def main() -> None:
             params.visualize.images,
             params.visualize.feature_maps,
         )
-    print(f"visualize: {params.visualize.images} test images, conv layers {list(ranges)}")
+    shown = len(pick_examples(labels, params.visualize.images))
+    note = "" if shown == params.visualize.images else f" (visualize.images {params.visualize.images}; one per class)"
+    print(f"visualize: {shown} test images{note}, conv layers {list(ranges)}")
 
 
 if __name__ == "__main__":

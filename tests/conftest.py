@@ -4,18 +4,67 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
-from starrec.params import parse_params
+from starrec.params import Params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "bench"))  # bench/service.py: starting the service, driving chromium
+
+
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+    "DVC_NO_ANALYTICS": "1",
+}
+"""Commands of the tests: this venv first, a git identity for commits and `dvc exp run`."""
+
+
+def run(repo: Path, *command: str) -> str:
+    """``command`` in ``repo``; its output, or the test fails with it."""
+    done = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages that a dvc repro / exp run output says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def copy_project(repo: Path, overrides: dict) -> Path:
+    """A new git repository at ``repo`` with the project's files (those git would add) and a params.yaml
+    of the schema's defaults with ``overrides`` ({section: {key: value}} or {key: value}), committed.
+    The user's working params.yaml and dvc.lock are not used."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for name in listed.stdout.splitlines():
+        if name in ("dvc.lock", "params.yaml") or not (ROOT / name).is_file():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    params = dataclasses.asdict(Params())
+    for section, values in overrides.items():
+        params[section] = {**params[section], **values} if isinstance(values, dict) else values
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "project")
+    return repo
 
 
 def free_port() -> int:

@@ -1,6 +1,5 @@
 """The real pipeline: dvc repro in a temporary copy of the repo on a tiny config."""
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -16,8 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ROOT, free_port
-from starrec.params import Params
+from conftest import ENV, copy_project, free_port, run, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -32,47 +30,10 @@ TINY = {
 }
 
 
-ENV = {
-    **os.environ,
-    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-    "DVC_NO_ANALYTICS": "1",
-}
-
-
-def stages_run(output: str) -> set[str]:
-    """The stages that a dvc repro / exp run output says it ran."""
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-
-
-def run(repo: Path, *command: str) -> str:
-    done = subprocess.run(command, cwd=repo, env=ENV, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A git + DVC copy of the project's own files with the tiny params, after one dvc repro."""
-    repo = tmp_path_factory.mktemp("repo")
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    for name in listed.stdout.splitlines():
-        if name == "dvc.lock" or not (ROOT / name).is_file():
-            continue
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
-    params = dataclasses.asdict(Params())  # the schema's defaults, not the user's working params.yaml
-    for section, values in TINY.items():
-        params[section] = {**params[section], **values} if isinstance(values, dict) else values
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(repo, "git", "init", "-q")
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "tiny")
+    repo = copy_project(tmp_path_factory.mktemp("repo"), TINY)
     output = run(repo, "dvc", "repro")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "repro")

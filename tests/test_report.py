@@ -1,7 +1,6 @@
 """starrec report and the CLI around it on a real git + DVC repository made here, with hostile names."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import ENV
 from starrec.cli import main
 from starrec.compare import revision
 from starrec.params import render_params_yaml
@@ -20,16 +20,6 @@ CLASSES = ["$\\foo_{$", "<!--<script>", "NA"]  # mathtext, HTML and pandas' miss
 
 def git(repo, *args):
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=ENV)
-
-
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-    "DVC_NO_ANALYTICS": "1",
-}
 
 
 def write_results(repo, classes):

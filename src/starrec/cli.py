@@ -61,13 +61,41 @@ def _report(args) -> int:
 
 
 def _serve(args) -> int:
-    import uvicorn
+    from starrec.serve import Limits, serve
 
-    from starrec.serve import create_app
-
-    app = create_app(args.model, top_k=args.top_k, max_upload_bytes=int(args.max_upload_mb * 2**20))
-    uvicorn.run(app, host=args.host, port=args.port)
+    limits = Limits(
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=int(args.max_megapixels * 1e6),
+        decodes=args.decodes,
+        body_timeout_s=args.body_timeout,
+        header_timeout_s=args.header_timeout,
+    )
+    hosts = [host.strip() for host in args.allowed_hosts.split(",") if host.strip()]
+    if args.host not in ("0.0.0.0", "::", *hosts):
+        hosts.append(args.host)
+    serve(
+        args.model,
+        args.host,
+        args.port,
+        top_k=args.top_k,
+        limits=limits,
+        allowed_hosts=hosts,
+        limit_concurrency=args.limit_concurrency,
+        timeout_keep_alive=args.timeout_keep_alive,
+    )
     return 0
+
+
+def positive(kind):
+    """An argparse type: ``kind`` (int or float) above 0."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be above 0")
+        return value
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument(
         "--model", type=Path, default=paths.MODEL, help="model.keras, or an export: a SavedModel folder, .onnx, .tflite"
     )
-    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--top-k", type=positive(int), default=3)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("summary", help="test accuracy, macro F1 and K-fold mean ± std of the last run")
     runs = "an experiment name, a git revision, or workspace"
@@ -89,10 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     serve = commands.add_parser("serve", help="the model behind HTTP (POST /predict, GET /health) and a web page at /")
     serve.add_argument("--model", type=Path, default=paths.MODEL, help="model.keras (with saliency) or an export")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (README: Security)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--top-k", type=int, default=3)
-    serve.add_argument("--max-upload-mb", type=float, default=10.0, help="larger uploads get 413")
+    serve.add_argument("--top-k", type=positive(int), default=3)
+    serve.add_argument("--max-upload-mb", type=positive(float), default=10.0, help="larger bodies get 413")
+    serve.add_argument("--max-megapixels", type=positive(float), default=24.0, help="larger photos get 422")
+    serve.add_argument("--decodes", type=positive(int), default=2, help="photos decoded at once; others wait")
+    serve.add_argument("--body-timeout", type=positive(float), default=10.0, help="seconds a body may stall: 408")
+    serve.add_argument("--header-timeout", type=positive(float), default=10.0, help="seconds for the headers")
+    serve.add_argument("--limit-concurrency", type=positive(int), default=32, help="connections; more get 503")
+    serve.add_argument("--timeout-keep-alive", type=positive(int), default=5, help="seconds an idle connection stays")
+    serve.add_argument(
+        "--allowed-hosts",
+        default="127.0.0.1,localhost",
+        help="Host headers answered, comma-separated (* for any); --host is added",
+    )
     report = commands.add_parser("report", help="the workspace against a revision: a Markdown and an HTML page")
     report.add_argument("--baseline", default="HEAD", help=runs)
     report.add_argument("--out", type=Path, default=Path("report"), help="the folder to write to")

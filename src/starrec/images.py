@@ -51,8 +51,9 @@ def decode_image(path: str | Path) -> np.ndarray:
     return decode_bytes(Path(path).read_bytes())
 
 
-def decode_bytes(data: bytes) -> np.ndarray:
-    """Return an encoded image (a file's bytes) as an ``(height, width, 3)`` uint8 RGB array."""
+def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Return an encoded image (a file's bytes) as an ``(height, width, 3)`` uint8 RGB array; an image of
+    more than ``max_pixels`` is refused from its header, before its pixels are decoded."""
     if not data:
         raise RejectedImage("empty file")
     try:
@@ -61,8 +62,8 @@ def decode_bytes(data: bytes) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise RejectedImage(f"too large: {width}x{height} pixels (limit {MAX_PIXELS})")
+                if width * height > max_pixels:
+                    raise RejectedImage(f"too large: {width}x{height} pixels (limit {max_pixels})")
                 image.seek(0)
                 image.load()
                 image = ImageOps.exif_transpose(image)

@@ -18,19 +18,25 @@ gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.clas
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from matplotlib import colormaps
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from starrec.classifiers import Classifier, load_classifier
 from starrec.images import RejectedImage, decode_bytes
@@ -84,12 +90,102 @@ def predict_crops(
     return faces
 
 
-def create_app(model_path: Path, top_k: int = 3, max_upload_bytes: int = 10 * 2**20) -> FastAPI:
-    """The service for the model at ``model_path`` (loaded here, once)."""
+@dataclass(frozen=True)
+class Limits:
+    """What one client may cost the service (``starrec serve`` flags of the same names)."""
+
+    max_upload_bytes: int = 10 * 2**20
+    """A request body over this (plus multipart framing), counted as it arrives, chunked or not: 413."""
+    max_pixels: int = 24_000_000
+    """A photo of more pixels is refused from its header (convert allows MAX_PIXELS: a user's own files)."""
+    decodes: int = 2
+    """Photos decoded and predicted at once; the others wait (each holds up to ~4 bytes x 3 x max_pixels)."""
+    body_timeout_s: float = 10.0
+    """A request whose next body part takes longer gets 408."""
+    header_timeout_s: float = 10.0
+    """A connection whose request line and headers take longer is closed."""
+
+
+DEFAULT_HOSTS = ("127.0.0.1", "localhost")
+
+
+class BodyLimit:
+    """ASGI middleware: counts each request's body bytes as they are received and raises 413 past
+    ``limit`` (a Content-Length can lie, chunked bodies have none) and 408 when the next part takes longer
+    than ``timeout_s``. Starlette and uvicorn have neither (Starlette limits only multipart parts)."""
+
+    def __init__(self, app, limit: int, timeout_s: float):
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout_s)
+            except TimeoutError:
+                raise HTTPException(408, f"the request body stalled for {self.timeout_s:g} s") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, f"request body larger than the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers have not arrived
+    ``header_timeout_s`` after it opened or after its last response. uvicorn has no such limit, so a
+    slow-loris client holding hundreds of half-sent requests would be kept for ever."""
+
+    header_timeout_s = Limits.header_timeout_s
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
+
+    def _expire(self) -> None:
+        waiting_for_headers = self.cycle is None or self.cycle.response_complete
+        if waiting_for_headers and not self.transport.is_closing():
+            self.transport.close()
+
+
+def header_deadline_protocol(timeout_s: float) -> type[HeaderDeadlineProtocol]:
+    """:class:`HeaderDeadlineProtocol` with its timeout, for ``uvicorn.Config(http=...)``."""
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": timeout_s})
+
+
+def create_app(
+    model_path: Path, top_k: int = 3, limits: Limits = Limits(), allowed_hosts: Sequence[str] = DEFAULT_HOSTS
+) -> FastAPI:
+    """The service for the model at ``model_path`` (loaded here, once); requests whose Host header is not
+    in ``allowed_hosts`` get 400 (DNS rebinding: a web page that makes a browser call this machine)."""
     classifier = load_classifier(model_path)
     explain = None if classifier.keras_model is None else saliency_function(classifier.keras_model)
     app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
+    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, timeout_s=limits.body_timeout_s)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     page = files("starrec").joinpath("web/index.html").read_text(encoding="utf-8")
+    decoding = asyncio.Semaphore(limits.decodes)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -105,29 +201,62 @@ def create_app(model_path: Path, top_k: int = 3, max_upload_bytes: int = 10 * 2*
         }
 
     @app.post("/predict")
-    async def predict(request: Request) -> dict:
+    async def predict(request: Request) -> Any:
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             raise HTTPException(411, "send the upload with a Content-Length")
-        if int(length) > max_upload_bytes + MULTIPART_OVERHEAD:
-            raise HTTPException(413, f"upload of {length} bytes is larger than the limit of {max_upload_bytes} bytes")
-        async with request.form(max_files=1, max_fields=1) as form:
-            upload = form.get("photo")
-            if not isinstance(upload, UploadFile):
-                raise HTTPException(400, "send the photo as the multipart form field 'photo'")
-            data = await upload.read(max_upload_bytes + 1)
-        if len(data) > max_upload_bytes:
-            raise HTTPException(413, f"photo larger than the limit of {max_upload_bytes} bytes")
+        limit = limits.max_upload_bytes
+        if int(length) > limit + MULTIPART_OVERHEAD:
+            raise HTTPException(413, f"upload of {length} bytes is larger than the limit of {limit} bytes")
+        try:
+            async with request.form(max_files=1, max_fields=1) as form:
+                upload = form.get("photo")
+                if not isinstance(upload, UploadFile):
+                    raise HTTPException(400, "send the photo as the multipart form field 'photo'")
+                data = await upload.read(limit + 1)
+        except ClientDisconnect:  # the client went away mid-upload: nobody to answer
+            return Response(status_code=400)
+        if len(data) > limit:
+            raise HTTPException(413, f"photo larger than the limit of {limit} bytes")
         if not data:
             raise HTTPException(400, f"{upload.filename}: empty file")
 
         def answer() -> dict:
-            crops = model_inputs(decode_bytes(data), classifier.info.faces, classifier.image_size)
+            crops = model_inputs(decode_bytes(data, limits.max_pixels), classifier.info.faces, classifier.image_size)
             return {"photo": upload.filename, "faces": predict_crops(classifier, explain, crops, top_k)}
 
         try:
-            return await run_in_threadpool(answer)
+            async with decoding:
+                return await run_in_threadpool(answer)
         except RejectedImage as error:
             raise HTTPException(422, f"{upload.filename}: {error}") from None
 
     return app
+
+
+def serve(
+    model_path: Path,
+    host: str,
+    port: int,
+    *,
+    top_k: int,
+    limits: Limits,
+    allowed_hosts: Sequence[str],
+    limit_concurrency: int,
+    timeout_keep_alive: int,
+) -> None:
+    """Run the service with uvicorn until stopped: at most ``limit_concurrency`` connections and tasks
+    (more get 503), idle keep-alive connections closed after ``timeout_keep_alive`` s, slow headers after
+    ``limits.header_timeout_s``."""
+    import uvicorn
+
+    app = create_app(model_path, top_k, limits, allowed_hosts)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=header_deadline_protocol(limits.header_timeout_s),
+        limit_concurrency=limit_concurrency,
+        timeout_keep_alive=timeout_keep_alive,
+    )
+    uvicorn.Server(config).run()

@@ -87,7 +87,8 @@ def saliency_function(model: keras.Model) -> Callable[[np.ndarray], tuple[np.nda
 
 
 def pick_examples(labels: np.ndarray, count: int) -> np.ndarray:
-    """``count`` indices, deterministic: the first of each class, then the next ones in order."""
+    """``count`` indices (fewer if there are fewer, more if it takes more to show every class), deterministic:
+    the first of each class, then the next ones in order."""
     firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
     rest = [i for i in range(len(labels)) if i not in set(firsts)]
     return np.asarray((firsts + rest)[: max(count, len(firsts))], dtype=np.int64)
