@@ -2,8 +2,11 @@
 headless browser on its page (issue #11, items 2-4)."""
 
 import base64
+import contextlib
 import io
 import os
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 
@@ -149,3 +152,103 @@ def test_an_export_serves_the_same_answers_without_saliency(trained, tmp_path):
         assert face["saliency"] is None
     finally:
         stop(process)
+
+
+STRICT = (*LIMIT, "--body-timeout", "1", "--header-timeout", "1", "--limit-concurrency", "6")
+
+
+@pytest.fixture(scope="module")
+def strict(trained, tmp_path_factory):
+    """A service with one-second body and header timeouts and at most 6 connections; (url, log)."""
+    folder, _, _ = trained
+    log = tmp_path_factory.mktemp("strict") / "serve.log"
+    process, url = start_service(folder / "model.keras", log, *STRICT)
+    yield url, log
+    stop(process)
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def read_answer(connection: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (or 10 s pass)."""
+    answer = b""
+    with contextlib.suppress(OSError):
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_chunked_body_is_counted_as_it_arrives_whatever_content_length_says(strict):
+    url, _ = strict
+    connection = connect(url)
+    head = (
+        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n\r\n"
+    )
+    part = b'--x\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+    connection.sendall(head.encode() + b"%x\r\n%s\r\n" % (len(part), part))
+    chunk, sent = b"%x\r\n%s\r\n" % (65536, b"a" * 65536), 0  # a photo that never ends
+    with contextlib.suppress(OSError):
+        while sent < 64 * 2**20:  # 64 MiB unless the service stops reading first
+            connection.sendall(chunk)
+            sent += len(chunk)
+    answer = read_answer(connection)
+    assert status_of(answer) == 413 and b"larger than the limit" in answer
+    assert sent < 16 * 2**20  # stopped near the 0.25 MiB limit (plus what the sockets buffer)
+
+
+def test_a_stalled_body_gets_408_and_slow_headers_are_cut_off(strict):
+    url, _ = strict
+    connection = connect(url)
+    head = "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n"
+    connection.sendall(f"{head}Content-Type: multipart/form-data; boundary=x\r\n\r\n--x\r\n".encode())
+    started = time.monotonic()
+    answer = read_answer(connection)  # the other 4,995 bytes never come
+    assert status_of(answer) == 408 and b"stalled" in answer and time.monotonic() - started < 5
+    slow = connect(url)
+    slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and the end of the headers never comes
+    started = time.monotonic()
+    assert read_answer(slow) == b"" and time.monotonic() - started < 5  # closed, not held
+
+
+def test_connections_beyond_the_limit_get_503_and_a_foreign_host_400(strict):
+    url, _ = strict
+    idle = [connect(url) for _ in range(6)]  # six open connections: the limit
+    time.sleep(0.2)
+    try:
+        extra = connect(url)
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert status_of(read_answer(extra)) == 503
+    finally:
+        for connection in idle:
+            connection.close()
+    time.sleep(0.2)
+    assert httpx.get(f"{url}/health").status_code == 200
+    rebound = httpx.get(f"{url}/health", headers={"Host": "attacker.example"})
+    assert rebound.status_code == 400
+
+
+def test_a_client_leaving_mid_upload_leaves_no_traceback(strict):
+    url, log = strict
+    connection = connect(url)
+    head = "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n"
+    connection.sendall(f"{head}Content-Type: multipart/form-data; boundary=x\r\n\r\n--x\r\n".encode())
+    connection.close()
+    time.sleep(0.5)
+    assert httpx.get(f"{url}/health").status_code == 200
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_photo_over_the_services_pixel_budget_is_refused_from_its_header(service):
+    big = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(big, format="PNG")  # 25 megapixels in a few KB
+    response = upload(service, "big.png", big.getvalue())
+    assert response.status_code == 422
+    assert response.json()["detail"] == "big.png: too large: 5000x5000 pixels (limit 24000000)"

@@ -11,8 +11,11 @@
 A photo takes the training path (:func:`starrec.images.decode_bytes`, then
 :func:`starrec.ingest.model_inputs`: face crop with the saved face settings, resize), the model
 the rest. The model loads once, when the app is made. Every bad upload is a 4xx with the
-reason in ``detail``: no length (411), larger than the limit (413), no ``photo`` field or an
-empty file (400), not an image, a decompression bomb or no face (422). The saliency map needs
+reason in ``detail``: no length (411), a body larger than the limit, counted as it arrives (413),
+a body that stalls (408), no ``photo`` field or an empty file (400), not an image, more pixels
+than the budget or no face (422); a Host header not allowed gets 400, connections beyond the
+limit 503, headers that do not arrive in time a closed connection (:class:`Limits`; README:
+Security). The saliency map needs
 gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.classifiers`) give null.
 """
 
@@ -107,6 +110,8 @@ class Limits:
 
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
+CLOSE = {"Connection": "close"}
+"""uvicorn closes the connection after such a response, rather than reading and discarding the rest of the body."""
 
 
 class BodyLimit:
@@ -127,11 +132,11 @@ class BodyLimit:
             try:
                 message = await asyncio.wait_for(receive(), self.timeout_s)
             except TimeoutError:
-                raise HTTPException(408, f"the request body stalled for {self.timeout_s:g} s") from None
+                raise HTTPException(408, f"the request body stalled for {self.timeout_s:g} s", CLOSE) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise HTTPException(413, f"request body larger than the limit of {self.limit} bytes")
+                    raise HTTPException(413, f"request body larger than the limit of {self.limit} bytes", CLOSE)
             return message
 
         await self.app(scope, limited_receive, send)
