@@ -2,6 +2,9 @@
 output, clear errors for a damaged or mismatched model file (issue #12, items 16 and 17)."""
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
+from starrec.images import RejectedImage, read_file
 from starrec.model import INFO_ENTRY, ModelInfo, save_model
 from starrec.params import FacesParams
 
@@ -73,3 +77,26 @@ def test_class_names_that_do_not_match_the_outputs_are_refused(tmp_path, trained
     assert f"plain.keras: no valid {INFO_ENTRY} inside" in capsys.readouterr().err
     with zipfile.ZipFile(tmp_path / "two.keras") as bundle:
         assert json.loads(bundle.read(INFO_ENTRY))["faces"]["detect"] is False
+
+
+def test_predict_reads_regular_files_only_and_never_hangs_or_fills_memory(tmp_path, trained):
+    model, images = trained
+    save_model(model, ModelInfo(["red", "green", "blue"], FacesParams()), tmp_path / "model.keras")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")  # endless bytes
+    os.mkfifo(tmp_path / "pipe.png")  # no writer: opening it would wait for ever
+    (tmp_path / "folder.png").mkdir()
+    photos = [str(tmp_path / name) for name in ("zero.png", "pipe.png", "folder.png")]
+    command = [sys.executable, "-m", "starrec.cli", "predict", *photos, "--model", str(tmp_path / "model.keras")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    for photo in photos:
+        assert f"error: {photo}: not a regular file (a device, FIFO, socket or folder)\n" in done.stderr
+
+
+def test_a_file_over_the_byte_limit_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "big.png"
+    with big.open("wb") as file:
+        file.truncate(2048)  # sparse: nothing to read but its size
+    with pytest.raises(RejectedImage, match="too large: 2048 bytes"):
+        read_file(big, max_bytes=1024)
+    assert read_file(big, max_bytes=2048) == bytes(2048)

@@ -16,6 +16,8 @@ or ``P`` with ``tRNS``) are composited on white. Anything else raises
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -46,9 +48,35 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+MAX_FILE_BYTES = 256 * 2**20
+"""A larger file is refused before it is read (a 50-megapixel PNG is about 150 MB)."""
+
+
+def read_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path`` (a link to one is followed); RejectedImage for a device,
+    a FIFO, a folder or a file over ``max_bytes``, before anything is read (opened without blocking, so a
+    FIFO with no writer cannot hang the caller). An OSError of opening the file is the caller's."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(descriptor)
+    except OSError:
+        os.close(descriptor)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise RejectedImage("not a regular file (a device, FIFO, socket or folder)")
+    with os.fdopen(descriptor, "rb") as file:
+        if info.st_size > max_bytes:
+            raise RejectedImage(f"too large: {info.st_size} bytes (limit {max_bytes})")
+        data = file.read(max_bytes + 1)  # a file growing while read stops here too
+    if len(data) > max_bytes:
+        raise RejectedImage(f"too large: over {max_bytes} bytes (limit {max_bytes})")
+    return data
+
+
 def decode_image(path: str | Path) -> np.ndarray:
-    """Return the image file at ``path`` as an ``(height, width, 3)`` uint8 RGB array."""
-    return decode_bytes(Path(path).read_bytes())
+    """Return the image file at ``path`` (:func:`read_file`) as an ``(height, width, 3)`` uint8 RGB array."""
+    return decode_bytes(read_file(path))
 
 
 def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -22,7 +22,7 @@ from starrec.duplicates import duplicate_groups, thumbnail
 from starrec.errors import StarrecError
 from starrec.faces import face_crops
 from starrec.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
-from starrec.images import RejectedImage, decode_bytes, decode_image, resize
+from starrec.images import RejectedImage, decode_bytes, decode_image, read_file, resize
 from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
 from starrec.records import relabel, serialize_example, serialized_records, write_serialized_shards
@@ -178,7 +178,7 @@ def _read(path: Path, source: str) -> bytes:
     if safe_name(source) != source:
         raise RejectedImage(rename_reason(source))
     try:
-        return path.read_bytes()
+        return read_file(path)
     except OSError as error:
         raise RejectedImage(f"unreadable: {error.strerror or error}") from None
 
