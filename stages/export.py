@@ -6,7 +6,7 @@ import numpy as np
 from starrec import paths
 from starrec.atomic import write_json
 from starrec.datasets import image_arrays
-from starrec.export import check_exports, export_model
+from starrec.export import export_model
 from starrec.model import load_model, load_model_info
 from starrec.params import load_params
 from starrec.records import read_records
@@ -18,9 +18,8 @@ CHECKED_IMAGES = 256
 def main() -> None:
     params = load_params(paths.PARAMS)
     model = load_model(paths.MODEL)
-    copy = export_model(model, load_model_info(paths.MODEL, model), paths.EXPORT)
     images, _ = image_arrays(read_records(paths.SPLIT / "test", params.image.size), CHECKED_IMAGES)
-    differences = check_exports(paths.EXPORT, copy, images)
+    copy, differences = export_model(model, load_model_info(paths.MODEL, model), paths.EXPORT, images)
     trained, exported = (m(images.astype(np.float32)).numpy().argmax(axis=1) for m in (model, copy))
     agreement = float(np.mean(trained == exported))
     write_json(paths.EXPORT_CHECK, {"max_abs_difference": differences, "top1_agreement": agreement})

@@ -18,7 +18,7 @@ def main() -> None:
     chief = is_chief(strategy)  # every worker of a multi_worker run trains; only the chief writes
     train, val = paths.AUGMENTED_TRAIN, paths.SPLIT / "val"
     examples, classes = read_records(train, params.image.size), load_classes(paths.INTERIM)
-    callbacks = [LiveMetrics(paths.TRAIN_LIVE)] if chief else []
+    callbacks = [LiveMetrics(paths.TRAIN_LIVE, paths.TRAIN_LIVE_PARTIAL)] if chief else []
     if chief and params.train.tensorboard:
         callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
     model, history = fit(

@@ -1,5 +1,6 @@
 """Stage export's formats, each run by its own runtime, against the Keras model (issue #11, item 1)."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -23,7 +24,7 @@ def exported(tmp_path, tiny_arrays, tiny_params):
     model, _ = fit_arrays(params, images, labels)
     folder = tmp_path / "trained"
     save_model(model, ModelInfo(CLASSES, FacesParams()), folder / "model.keras")
-    export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export")
+    export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export", images)
     return model, images, folder
 
 
@@ -66,20 +67,51 @@ def test_a_mixed_precision_model_is_exported_as_float32_with_the_same_answers(ti
     assert np.mean(trained.argmax(axis=1) == exported.argmax(axis=1)) >= 0.95
 
 
-def test_a_wrong_or_damaged_export_is_refused(exported, tmp_path, tiny_params):
+def test_an_export_that_fails_its_check_is_never_moved_into_place(exported, monkeypatch):
     model, images, folder = exported
-    labels = np.repeat(np.arange(3), 8)[::-1].copy()  # another model: trained on other labels
-    other, _ = fit_arrays(replace(tiny_params, "train", precision="float32"), images, labels)
-    export_model(other, ModelInfo(CLASSES, FacesParams()), tmp_path / "other")
-    with pytest.raises(ExportMismatch, match=r"other/saved_model: probabilities differ from the Keras model's by"):
-        check_exports(tmp_path / "other", float32_copy(model), images)
-    (tmp_path / "broken.onnx").write_bytes(b"not onnx")
-    (tmp_path / "starrec.json").write_text((folder / "export" / "starrec.json").read_text())
-    with pytest.raises(ModelFileError, match=r"broken.onnx: not a readable ONNX model"):
-        load_classifier(tmp_path / "broken.onnx")
+    before = {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()}
+    monkeypatch.setattr("starrec.export.TOLERANCE", -1.0)  # every export now "differs"
+    with pytest.raises(ExportMismatch, match=r"export/saved_model: probabilities differ .* nothing was exported"):
+        export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export", images)
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()} == before  # the old one, intact
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no half export beside it
+
+
+def test_a_tampered_export_is_refused_by_its_recorded_sha256(exported, tmp_path, capsys):
+    import onnx
+    from onnx import numpy_helper
+
+    _, images, folder = exported
+    onnx_model = onnx.load(folder / "export" / "model.onnx")
+    bias = next(t for t in reversed(onnx_model.graph.initializer) if len(t.dims) == 1 and t.dims[0] == len(CLASSES))
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + np.float32(50.0), bias.name))
+    onnx.save(onnx_model, folder / "export" / "model.onnx")  # logits of one class +50
+    with pytest.raises(ModelFileError, match=r"model.onnx: its sha256 is not the one .* changed since export"):
+        load_classifier(folder / "export" / "model.onnx")
+    photo = save_image(tmp_path / "photo.png", images[0])
+    assert main(["predict", str(photo), "--model", str(folder / "export" / "model.onnx")]) == 1
+    assert "changed since export" in capsys.readouterr().err
+    with (folder / "export" / "saved_model" / "saved_model.pb").open("ab") as file:
+        file.write(b"\0")
+    with pytest.raises(ModelFileError, match=r"saved_model: its sha256 is not the one"):
+        load_classifier(folder / "export" / "saved_model")
+
+
+def test_a_damaged_or_unknown_export_is_refused(exported, tmp_path):
+    _, _, folder = exported
+    (tmp_path / "model.onnx").write_bytes(b"not onnx")
+    sidecar = json.loads((folder / "export" / "starrec.json").read_text())
+    sidecar["sha256"]["model.onnx"] = hashlib.sha256(b"not onnx").hexdigest()  # damaged before it was recorded
+    (tmp_path / "starrec.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ModelFileError, match=r"model.onnx: not a readable ONNX model"):
+        load_classifier(tmp_path / "model.onnx")
     (tmp_path / "model.h5").write_bytes(b"an old Keras file")
     with pytest.raises(ModelFileError, match=r"model.h5: not a .keras model, a SavedModel folder, an .onnx or"):
         load_classifier(tmp_path / "model.h5")
+    del sidecar["sha256"]  # an export from before the checksums
+    (tmp_path / "starrec.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ModelFileError, match=r"starrec.json: missing or invalid .*dvc repro -s export"):
+        load_classifier(tmp_path / "model.onnx")
     (tmp_path / "starrec.json").unlink()
     with pytest.raises(ModelFileError, match=r"starrec.json: missing or invalid .*dvc repro -s export"):
-        load_classifier(tmp_path / "broken.onnx")
+        load_classifier(tmp_path / "model.onnx")

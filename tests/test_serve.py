@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
     model, _ = fit_arrays(params, images, labels)  # float32: the exports compute as it does
     folder = tmp_path_factory.mktemp("served")
     save_model(model, ModelInfo(CLASSES, FacesParams()), folder / "model.keras")
-    export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export")
+    export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export", images)
     photos = [save_image(folder / f"photo-{i}.png", images[i]) for i in range(len(images))]
     expected = model(images.astype(np.float32)).numpy()
     return folder, photos, expected

@@ -1,5 +1,8 @@
 """Training: batch modes, reproducibility, divergence, logged schedules, saved models."""
 
+import json
+
+import keras
 import numpy as np
 import pytest
 
@@ -10,7 +13,7 @@ from starrec.inference import predict_labels
 from starrec.model import build_model, load_model
 from starrec.params import MomentumSchedule
 from starrec.preprocess import NormalizationStats
-from starrec.training import TrainingDiverged
+from starrec.training import LiveMetrics, TrainingDiverged
 
 
 @pytest.mark.parametrize("batch_size, steps", [(1, 24), ("full", 1), (32, 1), (5, 5)])
@@ -91,3 +94,33 @@ def test_the_lectures_140_pixels_and_network_train(tiny_params, tiny_arrays):
     params = replace(params, "train", epochs=1, batch_size=4)
     model, history = train(params, images, tiny_arrays[1][:4])
     assert model.input_shape == (None, 140, 140, 3) and np.isfinite(history.history["loss"][0])
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Looks at the dvclive folders after each epoch, and stops the run (as a kill would) after ``epochs``."""
+
+    def __init__(self, final, partial, epochs):
+        super().__init__()
+        self.final, self.partial, self.epochs, self.seen = final, partial, epochs, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append((self.final.exists(), (self.partial / "metrics.json").is_file()))
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_dvclive_results_appear_only_when_the_training_ends(tmp_path, tiny_params, tiny_arrays):
+    images, labels = tiny_arrays
+    final, partial = tmp_path / "metrics" / "train", tmp_path / ".backup" / "live"
+    killed = Interrupt(final, partial, epochs=2)
+    params = replace(tiny_params, "train", epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(params, images, labels, callbacks=[LiveMetrics(final, partial), killed])
+    assert killed.seen == [(False, True), (False, True)]  # written aside while it ran
+    assert not final.exists()  # nothing that `dvc metrics show` would read
+    watcher = Interrupt(final, partial, epochs=99)
+    train(params, images, labels, callbacks=[LiveMetrics(final, partial), watcher])
+    assert watcher.seen == [(False, True)] * 4
+    summary = json.loads((final / "metrics.json").read_text())
+    assert summary["step"] == 3 and not partial.exists()
+    assert len((final / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()) == 1 + 4

@@ -2,12 +2,14 @@
 
 :func:`load_classifier` takes ``model.keras`` (Keras), a SavedModel folder (TensorFlow),
 ``*.onnx`` (onnxruntime) or ``*.tflite`` (LiteRT's interpreter). An export reads its class
-names, face settings and image size from the ``starrec.json`` beside it (stage export).
+names, face settings and image size from the ``starrec.json`` beside it (stage export), and is
+refused unless its sha256 is the one recorded there (a changed or damaged export).
 Every format maps raw RGB pixels, float32 0-255, (n, size, size, 3), to class probabilities.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -51,13 +53,27 @@ def load_classifier(path: str | Path) -> Classifier:
     try:
         raw = sidecar.read_text(encoding="utf-8")
         info, size = parse_model_info(raw), int(json.loads(raw)["image_size"])
+        expected = json.loads(raw)["sha256"][path.name]
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{sidecar}: missing or invalid ({error}); {REEXPORT}") from None
+    if export_digest(path) != expected:
+        raise ModelFileError(f"{path}: its sha256 is not the one {sidecar} recorded: changed since export; {REEXPORT}")
     runner = _saved_model(path) if path.is_dir() else loaders[path.suffix](path)
     outputs = runner(np.zeros((1, size, size, 3), np.float32)).shape[-1]
     if outputs != len(info.classes):
         raise ModelFileError(f"{path}: {outputs} outputs but {sidecar} names {len(info.classes)} classes; {REEXPORT}")
     return Classifier(path, info, size, runner)
+
+
+def export_digest(path: Path) -> str:
+    """sha256 of an export: of the file, or of a SavedModel folder's files (relative path and content, sorted)."""
+    if path.is_file():
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(member.relative_to(path).as_posix().encode() + b"\0" + export_digest(member).encode())
+    return digest.hexdigest()
 
 
 def _keras(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:

@@ -3,7 +3,8 @@
     models/export/saved_model/   TensorFlow SavedModel (endpoint ``serve``)
     models/export/model.onnx     ONNX
     models/export/model.tflite   LiteRT (TFLite)
-    models/export/starrec.json   class names and face settings (as inside model.keras), image size
+    models/export/starrec.json   class names and face settings (as inside model.keras), image size,
+                                 and each export's sha256 (checked whenever one is loaded)
 
 Each is written by Keras's own ``model.export`` from one float32 copy of the trained network,
 and takes what the .keras model takes: raw RGB pixels, float32 0-255, shape (batch, size,
@@ -27,7 +28,7 @@ import keras
 import numpy as np
 
 from starrec.atomic import atomic_path
-from starrec.classifiers import INFO_FILE, load_classifier
+from starrec.classifiers import INFO_FILE, export_digest, load_classifier
 from starrec.errors import StarrecError
 from starrec.model import ModelInfo
 
@@ -55,16 +56,20 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def export_model(model: keras.Model, info: ModelInfo, out: Path) -> keras.Model:
-    """Write every format and ``starrec.json`` to ``out`` (all or nothing); returns the float32 copy."""
+def export_model(model: keras.Model, info: ModelInfo, out: Path, images: np.ndarray) -> tuple[keras.Model, dict]:
+    """Write every format and ``starrec.json`` (with each export's sha256) to ``out``, all or nothing: each
+    is checked (:func:`check_exports` on ``images``) before the folder is moved into place, so an export
+    that fails leaves the previous one as it was. Returns the float32 copy and the differences."""
     copy = float32_copy(model)
     with atomic_path(out) as temporary:
         temporary.mkdir(parents=True)
         for name, export_format in FORMATS.items():
             copy.export(str(temporary / name), format=export_format, verbose=False)
-        sidecar = {**dataclasses.asdict(info), "image_size": int(model.input_shape[1])}
+        digests = {name: export_digest(temporary / name) for name in FORMATS}
+        sidecar = {**dataclasses.asdict(info), "image_size": int(model.input_shape[1]), "sha256": digests}
         (temporary / INFO_FILE).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
-    return copy
+        differences = check_exports(temporary, copy, images)
+    return copy, differences
 
 
 def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> dict[str, float]:
@@ -77,7 +82,7 @@ def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> dict
         differences[name] = float(np.abs(classifier.probabilities(images.astype(np.float32)) - expected).max())
         if differences[name] > TOLERANCE:
             raise ExportMismatch(
-                f"{out / name}: probabilities differ from the Keras model's by {differences[name]:.2e} "
-                f"(more than {TOLERANCE:g})"
+                f"{out.name}/{name}: probabilities differ from the Keras model's by {differences[name]:.2e} "
+                f"(more than {TOLERANCE:g}); nothing was exported"
             )
     return differences

@@ -15,6 +15,7 @@ MODEL = Path("models/model.keras")
 EXPORT = Path("models/export")  # saved_model/, model.onnx, model.tflite, starrec.json
 METRICS = Path("metrics")
 TRAIN_LIVE = METRICS / "train"
+TRAIN_LIVE_PARTIAL = Path(".backup/live/train")  # dvclive's files while train runs (moved to TRAIN_LIVE at its end)
 SPLIT_COUNTS = METRICS / "split_counts.json"
 KFOLD = METRICS / "kfold.json"
 KFOLD_PARTS = Path("data/kfold")  # part-<p>.json: the folds of stage fold@<p>

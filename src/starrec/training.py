@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from dvclive.keras import DVCLiveCallback
 
+from starrec.atomic import atomic_path
 from starrec.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
 from starrec.distribute import DistributeError, broadcast_from_chief, is_multi_worker
 from starrec.errors import StarrecError
@@ -90,14 +91,21 @@ class EpochLine(keras.callbacks.Callback):
 
 
 class LiveMetrics(DVCLiveCallback):
-    """dvclive's Keras callback writing to ``directory`` (ended with the training); :meth:`replay_epoch`
-    re-logs an epoch that a resumed run restored."""
+    """dvclive's Keras callback writing to ``partial`` while training and moving it to ``directory`` when
+    the training ends, so that a killed run leaves no half result where ``dvc metrics show`` and
+    ``dvc plots show`` look; :meth:`replay_epoch` re-logs an epoch that a resumed run restored."""
 
-    def __init__(self, directory: Path):
-        super().__init__(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+    def __init__(self, directory: Path, partial: Path):
+        super().__init__(dir=str(partial), dvcyaml=None, save_dvc_exp=False, report=None)
+        self.directory, self.partial = Path(directory), Path(partial)
 
     def replay_epoch(self, epoch: int, logs: dict) -> None:
         self.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None) -> None:
+        super().on_train_end(logs)  # dvclive's live.end(): its last files
+        with atomic_path(self.directory) as final:
+            shutil.move(self.partial, final)
 
 
 def compiled_model(
