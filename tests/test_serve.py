@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
-from service import start_service
+from service import abuse, start_service
 from starrec.export import export_model
 from starrec.model import ModelInfo, load_model, save_model
 from starrec.params import FacesParams
@@ -25,6 +25,8 @@ CLASSES = ["red", "green", "blue"]
 LIMIT_MB = 0.25
 LIMIT = ("--max-upload-mb", str(LIMIT_MB))
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
+MEMORY_GROWTH_MB = 400
+"""What a bounded abuse may leave the service holding (README: Security; bench/results.json service.abuse)."""
 
 
 def stop(process):
@@ -252,3 +254,25 @@ def test_a_photo_over_the_services_pixel_budget_is_refused_from_its_header(servi
     response = upload(service, "big.png", big.getvalue())
     assert response.status_code == 422
     assert response.json()["detail"] == "big.png: too large: 5000x5000 pixels (limit 24000000)"
+
+
+def test_a_bounded_abuse_leaves_the_service_answering_within_its_memory(trained, tmp_path):
+    """With the default flags: stalled bodies (408), slow-loris headers (closed), chunked floods (413 near the
+    limit), decode bombs (422) and large photos in the budget (200), while 200 good uploads go 16 at a time."""
+    folder, photos, _ = trained
+    process, url = start_service(folder / "model.keras", tmp_path / "serve.log")
+    try:
+        result = abuse(url, process.pid, photos)
+    finally:
+        stop(process)
+    attacks = result["attacks"]
+    assert attacks["stalled_body"]["statuses"] == [408] and attacks["stalled_body"]["max_seconds"] < 20
+    assert attacks["slow_headers"]["statuses"] == [0] and attacks["slow_headers"]["max_seconds"] < 20
+    assert attacks["chunked_flood"]["statuses"] == [413]
+    assert attacks["chunked_flood"]["max_bytes_sent"] < 24 * 2**20  # 10 MiB limit plus socket buffers, of 32
+    assert attacks["decode_bomb"]["statuses"] == [422] and attacks["large_photo"]["statuses"] == [200]
+    assert set(result["good_uploads"]["statuses"]) <= {200, 503}  # 503: beyond --limit-concurrency, never a 5xx
+    assert result["health_after"] == 200
+    memory = result["memory_mb"]
+    assert memory["after"] - memory["before"] < MEMORY_GROWTH_MB, memory
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
