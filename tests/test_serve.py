@@ -271,7 +271,7 @@ def test_a_bounded_abuse_leaves_the_service_answering_within_its_memory(trained,
     assert attacks["chunked_flood"]["statuses"] == [413]
     assert attacks["chunked_flood"]["max_bytes_sent"] < 24 * 2**20  # 10 MiB limit plus socket buffers, of 32
     assert attacks["decode_bomb"]["statuses"] == [422] and attacks["large_photo"]["statuses"] == [200]
-    assert set(result["good_uploads"]["statuses"]) <= {200, 503}  # 503: beyond --limit-concurrency, never a 5xx
+    assert result["good_uploads"]["statuses"] == [200]  # 32 connections in all: under --limit-concurrency
     assert result["health_after"] == 200
     memory = result["memory_mb"]
     assert memory["after"] - memory["before"] < MEMORY_GROWTH_MB, memory

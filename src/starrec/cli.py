@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--decodes", type=positive(int), default=2, help="photos decoded at once; others wait")
     serve.add_argument("--body-timeout", type=positive(float), default=10.0, help="seconds a body may stall: 408")
     serve.add_argument("--header-timeout", type=positive(float), default=10.0, help="seconds for the headers")
-    serve.add_argument("--limit-concurrency", type=positive(int), default=32, help="connections; more get 503")
+    serve.add_argument("--limit-concurrency", type=positive(int), default=64, help="connections; more get 503")
     serve.add_argument("--timeout-keep-alive", type=positive(int), default=5, help="seconds an idle connection stays")
     serve.add_argument(
         "--allowed-hosts",
