@@ -1,4 +1,5 @@
-"""Stage evaluate: the trained model on the test split -> metrics/test.json, predictions and plot data."""
+"""Stage evaluate: the trained model on the test split -> metrics/test.json, metrics/per_class.json,
+predictions and plot data."""
 
 from starrec import paths
 from starrec.atomic import write_csv, write_json
@@ -18,6 +19,7 @@ def main() -> None:
     ids, classes = read_labels_and_ids(test)[1], load_classes(paths.INTERIM)
     result = evaluate(labels, probabilities, ids, classes, params.evaluate.bootstrap_resamples, params.seed)
     write_json(paths.TEST, result.report)
+    write_json(paths.PER_CLASS, result.per_class)
     write_csv(paths.PREDICTIONS, result.predictions)
     for name, rows in result.plots.items():
         write_json(paths.PLOTS / f"{name}.json", rows)

@@ -31,6 +31,9 @@ def test_evaluation_files_agree_with_each_other():
     assert set(bars) == {(c, m) for c in "abc" for m in ("precision", "recall", "f1")}  # no macro avg bar
     assert bars[("b", "precision")] == pytest.approx(2 / 3) and bars[("a", "recall")] == 0.5
     assert {row["class"] for row in result.plots["roc"]} == {"a", "b", "c"}
+    assert list(result.per_class) == ["a", "b", "c", "macro avg"] and "per_class" not in result.report
+    assert result.per_class["b"]["precision"] == pytest.approx(2 / 3) and result.per_class["a"]["tp"] == 1
+    assert result.per_class["macro avg"]["f1"] == pytest.approx(result.report["f1_macro"])
 
 
 def test_mistakes_are_the_first_wrong_predictions_found_by_id():

@@ -15,9 +15,11 @@ PER_CLASS_BARS = ("precision", "recall", "f1")
 
 @dataclass(frozen=True)
 class Evaluation:
-    """metrics/test.json, metrics/predictions.csv and the plot data files, by name."""
+    """metrics/test.json (headline scores), metrics/per_class.json (the one-vs-rest table keyed by class
+    name, and ``macro avg``), metrics/predictions.csv and the plot data files, by name."""
 
     report: dict
+    per_class: dict[str, dict]
     predictions: pd.DataFrame
     plots: dict[str, list[dict]]
 
@@ -36,6 +38,8 @@ def evaluate(
         **evaluation_report(labels, probabilities, classes),
         "ci95": score_intervals(labels, predicted, len(classes), resamples, seed),
     }
+    table = report.pop("per_class")  # a list, which `dvc metrics show/diff` cannot see: keyed by class instead
+    per_class = {row["class"]: {key: value for key, value in row.items() if key != "class"} for row in table}
     names = np.asarray(classes)
     predictions = pd.DataFrame(
         {
@@ -50,7 +54,7 @@ def evaluate(
         "confusion": [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[predicted])],
         "per_class": [
             {"class": row["class"], "metric": metric, "value": row[metric]}
-            for row in report["per_class"]
+            for row in table
             if row["class"] != MACRO_ROW
             for metric in PER_CLASS_BARS
             if row[metric] is not None
@@ -58,4 +62,4 @@ def evaluate(
         "roc": curves["roc"],
         "precision_recall": curves["precision_recall"],
     }
-    return Evaluation(report, predictions, plots)
+    return Evaluation(report, per_class, predictions, plots)

@@ -20,6 +20,7 @@ SPLIT_COUNTS = METRICS / "split_counts.json"
 KFOLD = METRICS / "kfold.json"
 KFOLD_PARTS = Path("data/kfold")  # part-<p>.json: the folds of stage fold@<p>
 TEST = METRICS / "test.json"
+PER_CLASS = METRICS / "per_class.json"
 BASELINE = METRICS / "baseline.json"
 EXPORT_CHECK = METRICS / "export.json"
 PLOTS = METRICS / "plots"
