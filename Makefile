@@ -1,5 +1,5 @@
 # make run: set up .venv if needed, then the whole DVC pipeline on the built-in data.
-# make test: same set-up, then the test suite. make lint: ruff check + format check.
+# make test: same set-up, then the test suite. make lint: ruff check + format check, mypy on src/.
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 PYTHON ?= python3
@@ -38,6 +38,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff check --fix .

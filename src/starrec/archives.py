@@ -14,6 +14,7 @@ lands as ``ann/1.jpg``; files outside any class folder are skipped.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import shutil
 import stat
@@ -23,7 +24,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from starrec.errors import StarrecError
 from starrec.filenames import has_ignored_part, readable, rename_reason, safe_path
@@ -41,7 +42,7 @@ class Member:
     """A regular file of the archive: its path inside it and how to read its content."""
 
     name: PurePosixPath
-    open: Callable[[], BinaryIO]
+    open: Callable[[], IO[bytes]]
 
 
 def _member_path(archive: Path, name: str) -> PurePosixPath:
@@ -58,7 +59,7 @@ def _zip_members(archive: Path, bundle: zipfile.ZipFile) -> list[Member]:
         if stat.S_ISLNK(info.external_attr >> 16):
             raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link")
         if not info.is_dir():
-            members.append(Member(path, lambda info=info: bundle.open(info)))
+            members.append(Member(path, functools.partial(bundle.open, info)))
     return members
 
 
@@ -71,8 +72,15 @@ def _tar_members(archive: Path, bundle: tarfile.TarFile) -> list[Member]:
         if not (info.isreg() or info.isdir()):
             raise UnsafeArchiveError(f"{archive}: member {info.name!r} is not a regular file or folder")
         if info.isreg():
-            members.append(Member(path, lambda info=info: bundle.extractfile(info)))
+            members.append(Member(path, functools.partial(_tar_file, bundle, info)))
     return members
+
+
+def _tar_file(bundle: tarfile.TarFile, info: tarfile.TarInfo) -> IO[bytes]:
+    """A regular member's content (``extractfile`` gives None only for other kinds, refused before)."""
+    content = bundle.extractfile(info)
+    assert content is not None
+    return content
 
 
 def _class_layout(members: list[Member]) -> dict[PurePosixPath, Member]:
@@ -86,7 +94,7 @@ def _class_layout(members: list[Member]) -> dict[PurePosixPath, Member]:
     ):
         depth += 1
     return {
-        safe_path(PurePosixPath(*member.name.parts[depth:])): member
+        PurePosixPath(safe_path(PurePosixPath(*member.name.parts[depth:]))): member
         for member in kept
         if len(member.name.parts) > depth + 1
     }

@@ -69,7 +69,8 @@ def pixel_features(directory: Path, image_size: int, preprocess: keras.Model) ->
     """(float32 features (n, size * size * channels), labels) of a split: each batch of images
     through ``preprocess``, flattened into one preallocated array."""
     n = count_records(directory)
-    features, labels, start = None, np.zeros(n, np.int64), 0
+    features: np.ndarray | None = None
+    labels, start = np.zeros(n, np.int64), 0
     for images, batch_labels in batches(read_records(directory, image_size), BATCH):
         rows = preprocess(images).numpy().reshape(len(batch_labels), -1)
         if features is None:
@@ -77,6 +78,8 @@ def pixel_features(directory: Path, image_size: int, preprocess: keras.Model) ->
         features[start : start + len(rows)] = rows
         labels[start : start + len(rows)] = batch_labels.numpy()
         start += len(rows)
+    if features is None:
+        raise StarrecError(f"{directory}: no images")
     return features, labels
 
 

@@ -69,7 +69,8 @@ def _stream(url: str, destination: Path, timeout: float) -> None:
                         out.write(chunk)
                     bar.update(len(chunk))
             if total is not None and out.tell() != int(total):
-                raise urllib.error.ContentTooShortError(f"got {out.tell()} of {total} bytes", None)
+                message = f"got {out.tell()} of {total} bytes"
+                raise urllib.error.ContentTooShortError(message, None)  # type: ignore[arg-type]  # no content to hand on
         finally:
             with _local_io(destination):
                 out.close()

@@ -15,10 +15,11 @@ def load_cascade(name: str):
     """The cascade ``name`` from OpenCV's data folder (or a path to an XML file)."""
     import cv2
 
-    path = Path(name) if Path(name).is_file() else Path(cv2.data.haarcascades) / name
+    data = cv2.data.haarcascades  # type: ignore[attr-defined]  # cv2's stubs lack its data module
+    path = Path(name) if Path(name).is_file() else Path(data) / name
     classifier = cv2.CascadeClassifier(str(path))
     if classifier.empty():
-        available = sorted(p.name for p in Path(cv2.data.haarcascades).glob("haarcascade_*.xml"))
+        available = sorted(p.name for p in Path(data).glob("haarcascade_*.xml"))
         raise ParamsError(f"faces.cascade: cannot load {name!r}; available: {', '.join(available)}")
     return classifier
 
@@ -31,7 +32,8 @@ def detect_faces(image: np.ndarray, faces: FacesParams) -> list[tuple[int, int, 
     boxes = load_cascade(faces.cascade).detectMultiScale(
         gray, scaleFactor=faces.scale_factor, minNeighbors=faces.min_neighbors
     )
-    return sorted((tuple(int(v) for v in box) for box in boxes), key=lambda b: (-b[2] * b[3], b[0], b[1]))
+    found = [(int(x), int(y), int(w), int(h)) for x, y, w, h in boxes]
+    return sorted(found, key=lambda b: (-b[2] * b[3], b[0], b[1]))
 
 
 def crop_box(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:

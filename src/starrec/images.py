@@ -94,8 +94,8 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                     raise RejectedImage(f"too large: {width}x{height} pixels (limit {max_pixels})")
                 image.seek(0)
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                return np.asarray(_to_rgb(image), dtype=np.uint8)
+                upright = ImageOps.exif_transpose(image)
+                return np.asarray(_to_rgb(upright), dtype=np.uint8)
     except RejectedImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

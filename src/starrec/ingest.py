@@ -103,7 +103,9 @@ def ingest(
     chosen = choose_classes(list(files), data)
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / "candidates.tfrecord"
-    rows, thumbnails, rejected = [], [], []
+    rows: list[dict] = []
+    thumbnails: list[np.ndarray] = []
+    rejected: list[dict] = []
     with (
         tf.io.TFRecordWriter(str(scratch)) as writer,
         tqdm(total=sum(len(files[name]) for name in chosen), desc="convert", unit="file") as progress,

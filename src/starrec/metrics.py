@@ -169,7 +169,8 @@ def evaluation_report(y_true, probabilities, class_names: list[str]) -> dict:
     )
     table = one_vs_rest_table(y_true, y_pred, class_names)
     areas = one_vs_rest_roc_auc(y_true, probabilities, len(class_names))
-    roc_auc_ovr = float(np.mean(areas)) if None not in areas else None
+    defined = [area for area in areas if area is not None]
+    roc_auc_ovr = float(np.mean(defined)) if len(defined) == len(areas) else None
     headline = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(precision),

@@ -142,7 +142,7 @@ def _cascade_path(name: str) -> Path:
         return Path(name)
     import cv2
 
-    return Path(cv2.data.haarcascades) / name
+    return Path(cv2.data.haarcascades) / name  # type: ignore[attr-defined]  # cv2's stubs lack its data module
 
 
 def _check_factor_range(key: str, factors: list[float] | None) -> None:

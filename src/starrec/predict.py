@@ -25,7 +25,7 @@ def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list
     """
     classifier = load_classifier(model_path)
     classes = classifier.info.classes
-    results = []
+    results: list[dict] = []
     for photo in photos:
         try:
             crops = prepare_photo(photo, classifier.info.faces, classifier.image_size)
@@ -34,7 +34,7 @@ def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list
             continue
         probabilities = classifier.probabilities(np.stack(crops).astype(np.float32))
         for face, row in enumerate(probabilities):
-            result = {"photo": str(photo), "predictions": top_classes(row, classes, top_k)}
+            result: dict = {"photo": str(photo), "predictions": top_classes(row, classes, top_k)}
             if len(crops) > 1:
                 result["face"] = face
             results.append(result)

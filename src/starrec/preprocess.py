@@ -59,7 +59,7 @@ def normalization_stats(batches: Iterable[np.ndarray], grayscale: bool) -> Norma
     Sums of x and x^2 in float64: mean = S1 / N, variance = S2 / N - mean^2
     (exact enough for pixel values 0-255), after grayscale if asked.
     """
-    count, total, squares = 0, 0.0, 0.0
+    count, total, squares = 0, np.zeros(1), np.zeros(1)
     for batch in batches:
         pixels = np.asarray(batch, dtype=np.float64)
         if grayscale:

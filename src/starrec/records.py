@@ -63,6 +63,7 @@ def write_serialized_shards(serialized: Iterable[bytes], directory: Path, shard_
                 if writer is not None:
                     writer.close()
                 writer = tf.io.TFRecordWriter(str(directory / SHARD_PATTERN.format(count // shard_size)))
+            assert writer is not None  # opened at count 0
             writer.write(record)
             count += 1
     finally:

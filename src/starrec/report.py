@@ -53,6 +53,15 @@ def _with_interval(scores: dict | None, key: str) -> str:
     return f"{scores[key]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
 
 
+def _get(tree: dict | None, *keys: str):
+    """``tree[k1][k2]...``, or None where a level is missing (a result one side lacks)."""
+    for key in keys:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
 def _change(new: float | None, old: float | None) -> str:
     return "-" if new is None or old is None else points(new - old)
 
@@ -95,7 +104,7 @@ def metrics_section(baseline: str) -> str:
                 f"CNN test {title}",
                 _with_interval(old, key),
                 _with_interval(new, key),
-                _change(new and new[key], old and old[key]),
+                _change(_get(new, key), _get(old, key)),
             ]
         )
     for key, title in SCORE_NAMES.items():
@@ -110,18 +119,18 @@ def metrics_section(baseline: str) -> str:
                 f"CNN {k}-fold {title}",
                 fold_cell(old),
                 fold_cell(new),
-                _change(new and new[key]["mean"], old and old[key]["mean"]),
+                _change(_get(new, key, "mean"), _get(old, key, "mean")),
             ]
         )
     for method, method_title in BASELINES.items():
         for key, title in SCORE_NAMES.items():
-            old, new = (classics[name] and classics[name].get(method) for name in (baseline, WORKSPACE))
+            old, new = (_get(classics[name], method) for name in (baseline, WORKSPACE))
             rows.append(
                 [
                     f"{method_title} test {title}",
                     _with_interval(old, key),
                     _with_interval(new, key),
-                    _change(new and new[key], old and old[key]),
+                    _change(_get(new, key), _get(old, key)),
                 ]
             )
     return _table(["metric (95 % interval)", baseline, WORKSPACE, "change"], rows)
@@ -219,7 +228,9 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
         path.write_text(page(lambda name: name), encoding="utf-8")
 
     def data_uri(name: str) -> str:
-        return "data:image/png;base64," + base64.b64encode(charts[name]).decode("ascii")
+        png = charts[name]
+        assert png is not None  # only drawn charts are linked
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
     body = markdown.markdown(page(data_uri), extensions=["tables"])
     with atomic_path(html_path) as path:

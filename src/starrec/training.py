@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 import types
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -140,7 +141,7 @@ def fit(
     train_params: TrainParams,
     seed: int,
     val_examples: tf.data.Dataset | None = None,
-    callbacks: list[keras.callbacks.Callback] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 1,
     backup_dir: Path | None = None,
     data_id: str = "",
@@ -203,10 +204,11 @@ def fit(
     first_epoch = _agree_on_the_start(strategy, model, restored, early_stopping)
     if restored and verbose:
         print(f"resuming after epoch {first_epoch} from the backup in {backup_dir}")
-    for callback in callbacks:
-        for epoch in range(first_epoch):
-            if hasattr(callback, "replay_epoch"):
-                callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
+    if restored:
+        for callback in callbacks:
+            for epoch in range(first_epoch):
+                if hasattr(callback, "replay_epoch"):
+                    callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
     steps_of = _Steps(model, strategy)
     cache = cache_mode(train_params.cache, n_train, image_size)
     model.stop_training = False

@@ -182,7 +182,7 @@ def misclassified(
 
 def images_at(examples: tf.data.Dataset, positions: np.ndarray) -> np.ndarray:
     """The images at ``positions`` of a stream of examples, in that order (read until all are found)."""
-    wanted, found = set(positions.tolist()), {}
+    wanted, found = set(positions.tolist()), dict[int, np.ndarray]()
     for index, example in enumerate(examples.as_numpy_iterator()):
         if len(found) == len(wanted):
             break
