@@ -6,7 +6,7 @@ from starrec.atomic import write_csv, write_json
 from starrec.evaluation import evaluate
 from starrec.inference import predict_labels
 from starrec.manifest import load_classes
-from starrec.model import load_model
+from starrec.model_file import load_model
 from starrec.params import load_params
 from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage

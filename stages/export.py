@@ -7,7 +7,7 @@ from starrec import paths
 from starrec.atomic import write_json
 from starrec.datasets import image_arrays
 from starrec.export import export_model
-from starrec.model import load_model, load_model_info
+from starrec.model_file import load_model, load_model_info
 from starrec.params import load_params
 from starrec.records import read_records
 from starrec.stage import run_stage

@@ -3,7 +3,7 @@
 from starrec import paths
 from starrec.distribute import is_chief, make_strategy
 from starrec.manifest import load_classes
-from starrec.model import ModelInfo, save_model
+from starrec.model_file import ModelInfo, save_model
 from starrec.params import load_params
 from starrec.preprocess import NormalizationStats
 from starrec.records import content_hash, count_records, read_records

@@ -7,7 +7,7 @@ import pandas as pd
 from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.manifest import load_classes
-from starrec.model import load_model
+from starrec.model_file import load_model
 from starrec.params import load_params
 from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage

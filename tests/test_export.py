@@ -10,7 +10,7 @@ from conftest import fit_arrays, replace, save_image
 from starrec.classifiers import load_classifier
 from starrec.cli import main
 from starrec.export import FORMATS, TOLERANCE, ExportMismatch, check_exports, export_model, float32_copy
-from starrec.model import ModelFileError, ModelInfo, save_model
+from starrec.model_file import ModelFileError, ModelInfo, save_model
 from starrec.params import FacesParams
 
 CLASSES = ["red", "green", "blue"]

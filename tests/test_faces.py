@@ -8,8 +8,9 @@ import pytest
 from conftest import save_image
 from starrec.faces import detect_faces, face_crops
 from starrec.images import decode_image
-from starrec.ingest import ingest, prepare_photo
+from starrec.ingest import ingest
 from starrec.params import DataParams, FacesParams, ParamsError
+from starrec.photos import prepare_photo
 
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
 from starrec.images import RejectedImage, read_file
-from starrec.model import INFO_ENTRY, ModelInfo, save_model
+from starrec.model_file import INFO_NAME, ModelInfo, save_model
 from starrec.params import FacesParams
 
 
@@ -74,9 +74,9 @@ def test_class_names_that_do_not_match_the_outputs_are_refused(tmp_path, trained
     assert "two.keras: names 2 classes but the network has 3 outputs" in capsys.readouterr().err
     model.save(tmp_path / "plain.keras")  # saved by Keras alone: no class names inside
     assert main(["predict", "x.png", "--model", str(tmp_path / "plain.keras")]) == 1
-    assert f"plain.keras: no valid {INFO_ENTRY} inside" in capsys.readouterr().err
+    assert f"plain.keras: no valid {INFO_NAME} inside" in capsys.readouterr().err
     with zipfile.ZipFile(tmp_path / "two.keras") as bundle:
-        assert json.loads(bundle.read(INFO_ENTRY))["faces"]["detect"] is False
+        assert json.loads(bundle.read(INFO_NAME))["faces"]["detect"] is False
 
 
 def test_predict_reads_regular_files_only_and_never_hangs_or_fills_memory(tmp_path, trained):

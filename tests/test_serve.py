@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
 from service import abuse, start_service
 from starrec.export import export_model
-from starrec.model import ModelInfo, load_model, save_model
+from starrec.model_file import ModelInfo, load_model, save_model
 from starrec.params import FacesParams
 
 CLASSES = ["red", "green", "blue"]

@@ -10,7 +10,8 @@ from conftest import fit_arrays as train
 from conftest import from_arrays, replace
 from starrec.datasets import resolve_batch_size
 from starrec.inference import predict_labels
-from starrec.model import build_model, load_model
+from starrec.model_file import load_model
+from starrec.network import build_model
 from starrec.params import MomentumSchedule
 from starrec.preprocess import NormalizationStats
 from starrec.training import LiveMetrics, TrainingDiverged

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import replace
-from starrec.model import build_model
+from starrec.network import build_model
 from starrec.preprocess import NormalizationStats
 from starrec.visualize import (
     class_count_bars,

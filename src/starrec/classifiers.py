@@ -20,9 +20,8 @@ import keras
 import numpy as np
 
 from starrec.errors import MissingInput
-from starrec.model import ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
+from starrec.model_file import INFO_NAME, ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
 
-INFO_FILE = "starrec.json"
 REEXPORT = "rebuild it with `dvc repro -s export`"
 
 
@@ -49,7 +48,7 @@ def load_classifier(path: str | Path) -> Classifier:
     loaders = {".onnx": _onnx, ".tflite": _litert}
     if not (path.is_dir() or path.suffix in loaders):
         raise ModelFileError(f"{path}: not a .keras model, a SavedModel folder, an .onnx or a .tflite file")
-    sidecar = path.parent / INFO_FILE
+    sidecar = path.parent / INFO_NAME
     try:
         raw = sidecar.read_text(encoding="utf-8")
         info, size = parse_model_info(raw), int(json.loads(raw)["image_size"])

@@ -45,7 +45,8 @@ def _predict(args) -> int:
 
 
 def _compare(args) -> int:
-    from starrec.compare import compare, load_run
+    from starrec.compare import compare
+    from starrec.runs import load_run
 
     comparison = compare(load_run(args.a), load_run(args.b))
     print(json.dumps(comparison.report(args.alpha), indent=2) if args.json else "\n".join(comparison.lines(args.alpha)))

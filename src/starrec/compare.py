@@ -1,33 +1,21 @@
 """``starrec compare A B``: is run A better than run B, or is the difference noise?
 
-A and B are anything ``dvc exp show`` and git accept (an experiment name, a branch, a tag, a
-commit) or ``workspace``; their params and results are read through ``dvc.api`` (DVC-tracked
-files from the cache). The K-fold scores are compared fold by fold with the corrected resampled
-t-test, the test predictions image by image with McNemar's test (:mod:`starrec.significance`);
-both need the same folds and the same test images, and the comparison refuses otherwise.
+A and B are runs (:mod:`starrec.runs`: an experiment name, a git revision or ``workspace``).
+The K-fold scores are compared fold by fold with the corrected resampled t-test, the test
+predictions image by image with McNemar's test (:mod:`starrec.significance`); both need the
+same folds and the same test images, and the comparison refuses otherwise.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import io
 import json
 from dataclasses import dataclass
 
-import dvc.api
-import pandas as pd
-import yaml
-from dvc.exceptions import DvcException
-from dvc.scm import SCM, resolve_rev
-from dvc_data.index import DataIndexError
-
 from starrec import paths
-from starrec.errors import MissingInput, StarrecError
-from starrec.params import Params
+from starrec.errors import StarrecError
+from starrec.runs import Run, params_diff
 from starrec.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
 
-WORKSPACE = "workspace"
 SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 ALPHA = 0.05
 FOLD_PARAMS = ("seed", "data", "split", "kfold")
@@ -36,78 +24,6 @@ FOLD_PARAMS = ("seed", "data", "split", "kfold")
 
 class NotComparable(StarrecError, ValueError):
     """The two runs were not tested on the same folds or the same test images."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one revision (or the workspace) holds: its params (flat keys) and results."""
-
-    name: str
-    params: dict
-    kfold: dict
-    test: dict
-    predictions: pd.DataFrame
-
-
-@functools.cache
-def revision(name: str) -> str | None:
-    """The commit of an experiment name or git revision (None: ``workspace``), resolved once."""
-    if name == WORKSPACE:
-        return None
-    try:
-        return resolve_rev(SCM("."), name)
-    except DvcException as error:
-        raise StarrecError(f"{name}: no such experiment or git revision ({error})") from None
-
-
-def read_text(name: str, path: str) -> str:
-    """``path`` as revision ``name`` has it (``workspace``: the files here); MissingInput if absent."""
-    rev = revision(name)
-    try:
-        return dvc.api.read(path, repo=".", rev=rev, encoding="utf-8")
-    except (FileNotFoundError, DvcException):
-        raise MissingInput(f"{path}: not in {name}; run `dvc repro` (or `dvc exp run`) for it first") from None
-    except DataIndexError:  # a DVC output of that revision whose files are not in the cache
-        raise MissingInput(
-            f"{path}: {name}'s copy is not in the DVC cache; `dvc pull` it (or `dvc exp pull`) first"
-        ) from None
-
-
-def read_params(name: str) -> dict:
-    """The flat params of revision ``name``, each key its schema default where that params.yaml has none
-    (a key added after the revision was made, or left out by hand, is not a difference)."""
-    raw = yaml.safe_load(read_text(name, str(paths.PARAMS))) or {}
-    return flatten(dataclasses.asdict(Params())) | flatten(raw if isinstance(raw, dict) else {})
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    """``{"train": {"momentum": 0.9}}`` -> ``{"train.momentum": 0.9}``."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def load_run(name: str) -> Run:
-    def read_json(path) -> dict:
-        return json.loads(read_text(name, str(path)))
-
-    return Run(
-        name=name,
-        params=read_params(name),
-        kfold=read_json(paths.KFOLD),
-        test=read_json(paths.TEST),
-        predictions=pd.read_csv(io.StringIO(read_text(name, str(paths.PREDICTIONS))), dtype=str, keep_default_na=False),
-    )
-
-
-def params_diff(a: dict, b: dict) -> dict[str, tuple]:
-    """Every key of two flat params whose value differs: ``{key: (value in a, value in b)}``."""
-    keys = sorted(set(a) | set(b))
-    return {key: (a.get(key), b.get(key)) for key in keys if a.get(key) != b.get(key)}
 
 
 @dataclass(frozen=True)

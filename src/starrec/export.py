@@ -28,9 +28,9 @@ import keras
 import numpy as np
 
 from starrec.atomic import atomic_path
-from starrec.classifiers import INFO_FILE, export_digest, load_classifier
+from starrec.classifiers import export_digest, load_classifier
 from starrec.errors import StarrecError
-from starrec.model import ModelInfo
+from starrec.model_file import INFO_NAME, ModelInfo
 
 FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
 """Each export's name in models/export and its ``model.export`` format."""
@@ -67,7 +67,7 @@ def export_model(model: keras.Model, info: ModelInfo, out: Path, images: np.ndar
             copy.export(str(temporary / name), format=export_format, verbose=False)
         digests = {name: export_digest(temporary / name) for name in FORMATS}
         sidecar = {**dataclasses.asdict(info), "image_size": int(model.input_shape[1]), "sha256": digests}
-        (temporary / INFO_FILE).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
+        (temporary / INFO_NAME).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
         differences = check_exports(temporary, copy, images)
     return copy, differences
 

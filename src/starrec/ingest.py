@@ -1,8 +1,6 @@
-"""Turn ``data/raw/<class>/...`` into examples: decode, crop faces, resize, select classes.
-
-:func:`prepare_photo` is the one path from a file to model-sized RGB arrays;
-training data and ``starrec predict`` both go through it.
-"""
+"""Stage convert: ``data/raw/<class>/...`` into examples (each photo through
+:func:`starrec.photos.model_inputs`, the path ``starrec predict`` and serve take too), the
+classes selected, copies of one picture grouped, written as TFRecords with a manifest."""
 
 from __future__ import annotations
 
@@ -20,35 +18,16 @@ from tqdm import tqdm
 from starrec.atomic import write_csv, write_json
 from starrec.duplicates import duplicate_groups, thumbnail
 from starrec.errors import StarrecError
-from starrec.faces import face_crops
 from starrec.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
-from starrec.images import RejectedImage, decode_bytes, decode_image, read_file, resize
+from starrec.images import RejectedImage, decode_bytes, read_file
 from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
+from starrec.photos import model_inputs
 from starrec.records import relabel, serialize_example, serialized_records, write_serialized_shards
 
 
 class IngestError(StarrecError, RuntimeError):
     """The images left after decoding cannot make a data set (names the param)."""
-
-
-def prepare_photo(path: str | Path, faces: FacesParams, size: int) -> list[np.ndarray]:
-    """Decode ``path``, crop its face(s) when ``faces.detect``, resize to ``size``.
-
-    Returns one or more ``(size, size, 3)`` uint8 arrays; raises
-    :class:`RejectedImage` with the reason when the file gives none.
-    """
-    return model_inputs(decode_image(path), faces, size)
-
-
-def model_inputs(image: np.ndarray, faces: FacesParams, size: int) -> list[np.ndarray]:
-    """Face crops (or the whole image) of a decoded RGB image, resized to ``size``."""
-    crops = [image]
-    if faces.detect:
-        crops = face_crops(image, faces)
-        if not crops:
-            raise RejectedImage("no face found")
-    return [resize(crop, size) for crop in crops]
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The params schema, in one place: every key's default, type, range and help text.
 
 ``params.yaml`` is this schema rendered (:func:`render_params_yaml`, or
-``starrec params``); a test keeps the two identical. Every stage calls
+``starrec params``; :mod:`starrec.schema` validates and renders); a test keeps their keys and
+help identical. Every stage calls
 :func:`load_params` before doing any work, so a typo (``train.momentun``), a
 value out of range, NaN or infinity stops the run with a message that names
 the key and what it accepts.
@@ -9,68 +10,19 @@ the key and what it accepts.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import difflib
 import math
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from starrec.errors import StarrecError
+from starrec.schema import ParamsError as ParamsError  # re-exported: the error of a bad params.yaml
+from starrec.schema import build, fail, param, render, section
 
 HEADER = (
     "# Every stage reads this file; src/starrec/params.py defines and validates it\n"
     "# (`starrec params` prints the defaults with these comments).\n"
 )
-
-
-class ParamsError(StarrecError, ValueError):
-    """params.yaml is malformed: the message names the key and the allowed values."""
-
-
-@dataclass(frozen=True)
-class Range:
-    """Allowed numbers: ``low``..``high``, each end closed unless marked open."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def contains(self, value: float) -> bool:
-        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-    def __str__(self) -> str:
-        low = "-inf" if self.low is None else self.low
-        high = "inf" if self.high is None else self.high
-        return f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
-
-
-def param(default, help: str, *, low=None, high=None, low_open=False, high_open=False, choices=None):
-    """A params.yaml key: its default, its help (the comment in params.yaml), its allowed values.
-
-    A numeric key (or each number of a list) must lie in the range; a string
-    key with ``choices`` must be one of them.
-    """
-    metadata = {"help": help, "range": Range(low, high, low_open, high_open), "choices": choices}
-    if isinstance(default, list):
-        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def section(cls, help: str):
-    """A nested section of params (a dataclass), with the comment written above it."""
-    return field(default_factory=cls, metadata={"help": help})
-
-
-def _fail(key: str, message: str) -> typing.NoReturn:
-    raise ParamsError(f"params.yaml: {key}: {message}")
 
 
 @dataclass(frozen=True)
@@ -95,13 +47,13 @@ class DataParams:
 
     def validate(self, key):
         if not self.source.strip():
-            _fail(f"{key}.source", "is empty; allowed: digits, synthetic, lfw, a folder path or an archive URL")
+            fail(f"{key}.source", "is empty; allowed: digits, synthetic, lfw, a folder path or an archive URL")
         if self.sha256 is not None and (
             len(self.sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in self.sha256)
         ):
-            _fail(f"{key}.sha256", "must be 64 hexadecimal digits or null")
+            fail(f"{key}.sha256", "must be 64 hexadecimal digits or null")
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
-            _fail(f"{key}.classes", "names a class twice")
+            fail(f"{key}.classes", "names a class twice")
 
 
 @dataclass(frozen=True)
@@ -115,7 +67,7 @@ class FacesParams:
 
     def validate(self, key):
         if self.detect and not _cascade_path(self.cascade).is_file():
-            _fail(f"{key}.cascade", f"no such cascade {self.cascade!r} (a file of OpenCV's data folder, or a path)")
+            fail(f"{key}.cascade", f"no such cascade {self.cascade!r} (a file of OpenCV's data folder, or a path)")
 
 
 @dataclass(frozen=True)
@@ -133,7 +85,7 @@ class SplitParams:
     def validate(self, key):
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
-            _fail(key, f"train + val + test = {total:g}; they must sum to 1")
+            fail(key, f"train + val + test = {total:g}; they must sum to 1")
 
 
 def _cascade_path(name: str) -> Path:
@@ -147,7 +99,7 @@ def _cascade_path(name: str) -> Path:
 
 def _check_factor_range(key: str, factors: list[float] | None) -> None:
     if factors is not None and not (len(factors) == 2 and 0 <= factors[0] < factors[1]):
-        _fail(key, f"{factors!r}; allowed: null or [lower, upper] with 0 <= lower < upper")
+        fail(key, f"{factors!r}; allowed: null or [lower, upper] with 0 <= lower < upper")
 
 
 @dataclass(frozen=True)
@@ -178,7 +130,7 @@ class ModelParams:
 
     def validate(self, key):
         if not self.conv_filters:
-            _fail(f"{key}.conv_filters", "must be a non-empty list of positive integers")
+            fail(f"{key}.conv_filters", "must be a non-empty list of positive integers")
 
 
 @dataclass(frozen=True)
@@ -225,7 +177,7 @@ class TrainParams:
 
     def validate(self, key):
         if isinstance(self.batch_size, str) and self.batch_size != "full":
-            _fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
+            fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
 
 
 @dataclass(frozen=True)
@@ -240,7 +192,7 @@ class KFoldParams:
 
     def validate(self, key):
         if not self.parts or self.parts != list(range(len(self.parts))):
-            _fail(f"{key}.parts", f"{self.parts}; must be [0, 1, ..., n-1] for n >= 1 parts, e.g. [0, 1, 2]")
+            fail(f"{key}.parts", f"{self.parts}; must be [0, 1, ..., n-1] for n >= 1 parts, e.g. [0, 1, 2]")
 
 
 @dataclass(frozen=True)
@@ -263,7 +215,7 @@ class BaselineParams:
 
     def validate(self, key):
         if isinstance(self.pca_components, str) and self.pca_components != "auto":
-            _fail(f"{key}.pca_components", f"{self.pca_components!r}; allowed: a positive integer or auto")
+            fail(f"{key}.pca_components", f"{self.pca_components!r}; allowed: a positive integer or auto")
 
 
 @dataclass(frozen=True)
@@ -290,101 +242,16 @@ class Params:
     def validate(self, key):
         blocks = len(self.model.conv_filters)
         if self.image.size >> blocks < 1:
-            _fail(
+            fail(
                 "model.conv_filters",
                 f"{blocks} conv + max-pool blocks halve image.size = {self.image.size} to nothing; "
                 f"use at most {self.image.size.bit_length() - 1} blocks or a larger image.size",
             )
 
 
-def _type_name(annotation) -> str:
-    if isinstance(annotation, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return "null"
-    origin = typing.get_origin(annotation)
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
-        annotation, getattr(annotation, "__name__", str(annotation))
-    )
-
-
-def _coerce(key: str, value, annotation):
-    """Return ``value`` checked against ``annotation``; ints are accepted for floats."""
-    if dataclasses.is_dataclass(annotation):
-        return _build(annotation, value, key)
-    if isinstance(annotation, types.UnionType):
-        for option in typing.get_args(annotation):
-            try:
-                return _coerce(key, value, option)
-            except ParamsError:
-                continue
-        _fail(key, f"{value!r}; allowed: {_type_name(annotation)}")
-    if annotation is type(None):
-        if value is None:
-            return None
-    elif typing.get_origin(annotation) is list:
-        if isinstance(value, list):
-            item_type = typing.get_args(annotation)[0]
-            return [_coerce(f"{key}[{i}]", item, item_type) for i, item in enumerate(value)]
-    elif annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                _fail(key, f"{value!r}; allowed: a finite number")
-            return float(value)
-    elif annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, annotation):
-        return value
-    _fail(key, f"{value!r}; allowed: {_type_name(annotation)}")
-
-
-def _check_allowed(key: str, value, metadata) -> None:
-    """The field's range (for a number or each number of a list) and choices."""
-    allowed: Range | None = metadata.get("range")
-    numbers = value if isinstance(value, list) else [value]
-    for number in numbers:
-        if (
-            allowed
-            and isinstance(number, (int, float))
-            and not isinstance(number, bool)
-            and not allowed.contains(number)
-        ):
-            _fail(key, f"{number!r} is out of range; allowed: {allowed}")
-    choices = metadata.get("choices")
-    if choices and value not in choices:
-        _fail(key, f"{value!r}; allowed: {', '.join(choices)}")
-
-
-def _build(cls, raw, key: str):
-    prefix = f"{key}." if key else ""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        _fail(key or "(top level)", "must be a mapping of keys to values")
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        name = unknown[0]
-        close = difflib.get_close_matches(str(name), hints, n=1)
-        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-        _fail(f"{prefix}{name}", f"unknown key{hint}; allowed keys: {', '.join(hints)}")
-    metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
-    values = {}
-    for name in raw:
-        values[name] = _coerce(f"{prefix}{name}", raw[name], hints[name])
-        _check_allowed(f"{prefix}{name}", values[name], metadata[name])
-    instance = cls(**values)
-    if hasattr(instance, "validate"):
-        instance.validate(key)
-    return instance
-
-
 def parse_params(raw: dict) -> Params:
     """Validate a params mapping (as read from YAML); defaults fill missing keys."""
-    return _build(Params, raw, "")
+    return build(Params, raw, "")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -399,30 +266,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return parse_params(raw)
 
 
-def _yaml_value(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
-
-
-def _render(instance, indent: str) -> list[str]:
-    lines = []
-    for spec in dataclasses.fields(instance):
-        value = getattr(instance, spec.name)
-        if dataclasses.is_dataclass(value):
-            if not indent:
-                lines.append("")
-            lines.append(f"{indent}{spec.name}:".ljust(28) + f"  # {spec.metadata['help']}")
-            lines += _render(value, indent + "  ")
-        else:
-            lines.append(f"{indent}{spec.name}: {_yaml_value(value)}".ljust(28) + f"  # {spec.metadata['help']}")
-    return lines
-
-
 def render_params_yaml(params: Params | None = None) -> str:
     """``params`` (default: the defaults) as params.yaml text, each key with its help comment."""
-    return HEADER + "\n".join(_render(params or Params(), "")) + "\n"
+    return HEADER + "\n".join(render(params or Params(), "")) + "\n"

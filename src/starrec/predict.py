@@ -1,8 +1,8 @@
 """Predict the top-k classes of photos with a trained model.
 
-Photos go through :func:`starrec.ingest.prepare_photo` (decode, face crop,
+Photos go through :func:`starrec.photos.prepare_photo` (decode, face crop,
 resize), the same path as the training data, with the face settings saved with
-the model (:class:`starrec.model.ModelInfo`); the model holds the rest of the
+the model (:class:`starrec.model_file.ModelInfo`); the model holds the rest of the
 preprocessing (grayscale, normalisation). The model is ``model.keras`` or any
 export of it (:mod:`starrec.classifiers`).
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from starrec.classifiers import load_classifier
 from starrec.images import RejectedImage
-from starrec.ingest import prepare_photo
+from starrec.photos import prepare_photo
 
 
 def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list[dict]:

@@ -9,7 +9,7 @@
                                         "saliency": PNG data URI of |dS/dx| over it, or null}]}
 
 A photo takes the training path (:func:`starrec.images.decode_bytes`, then
-:func:`starrec.ingest.model_inputs`: face crop with the saved face settings, resize), the model
+:func:`starrec.photos.model_inputs`: face crop with the saved face settings, resize), the model
 the rest. The model loads once, when the app is made. Every bad upload is a 4xx with the
 reason in ``detail``: no length (411), a body larger than the limit, counted as it arrives (413),
 a body that stalls (408), no ``photo`` field or an empty file (400), not an image, more pixels
@@ -43,7 +43,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from starrec.classifiers import Classifier, load_classifier
 from starrec.images import RejectedImage, decode_bytes
-from starrec.ingest import model_inputs
+from starrec.photos import model_inputs
 from starrec.predict import top_classes
 from starrec.visualize import saliency_function
 

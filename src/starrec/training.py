@@ -23,7 +23,7 @@ from starrec.datasets import batches, cache_mode, resolve_batch_size, steps_per_
 from starrec.distribute import DistributeError, broadcast_from_chief, is_multi_worker
 from starrec.errors import StarrecError
 from starrec.hardware import resolve_precision
-from starrec.model import build_model
+from starrec.network import build_model
 from starrec.optim import make_optimizer
 from starrec.params import ModelParams, TrainParams
 from starrec.preprocess import NormalizationStats

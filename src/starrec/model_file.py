@@ -1,4 +1,5 @@
-"""The CNN: preprocessing, then conv/max-pool blocks, dense layers with dropout and L2."""
+"""The model file: a Keras ``.keras`` zip with :class:`ModelInfo` (class names, face settings) inside as
+``starrec.json``, written atomically; loading it names what to run when it is missing or damaged."""
 
 from __future__ import annotations
 
@@ -13,48 +14,11 @@ import keras
 from starrec import optim  # noqa: F401  (registers MomentumSGD for loading)
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
-from starrec.params import FacesParams, ModelParams
-from starrec.preprocess import NormalizationStats, preprocessing_layers
+from starrec.params import FacesParams
 
-
-def build_model(
-    image_size: int, num_classes: int, params: ModelParams, stats: NormalizationStats, precision: str = "float32"
-) -> keras.Model:
-    """Raw RGB (0-255) in, class probabilities out; the layer before softmax is ``logits``.
-
-    ``precision`` is the Keras dtype policy of the conv and dense layers
-    (``mixed_bfloat16``: bfloat16 maths, float32 weights); preprocessing and
-    the softmax stay float32.
-    """
-    regularizer = keras.regularizers.L2(params.l2) if params.l2 > 0 else None
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    x = inputs
-    for layer in preprocessing_layers(stats):
-        x = layer(x)
-    for number, filters in enumerate(params.conv_filters, start=1):
-        x = keras.layers.Conv2D(
-            filters, params.kernel_size, padding="same", activation="relu", name=f"conv_{number}", dtype=precision
-        )(x)
-        x = keras.layers.MaxPooling2D(name=f"pool_{number}", dtype=precision)(x)
-    x = keras.layers.Flatten(name="flatten", dtype=precision)(x)
-    for number, units in enumerate(params.dense_units, start=1):
-        x = keras.layers.Dense(
-            units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{number}", dtype=precision
-        )(x)
-        if params.dropout > 0:
-            x = keras.layers.Dropout(params.dropout, name=f"dropout_{number}", dtype=precision)(x)
-    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits", dtype=precision)(x)
-    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
-    return keras.Model(inputs, probabilities, name="starrec_cnn")
-
-
-def conv_layer_names(model: keras.Model) -> list[str]:
-    """Names of the model's convolution layers, input to output."""
-    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-
-
-INFO_ENTRY = "starrec.json"
-"""The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it)."""
+INFO_NAME = "starrec.json"
+"""The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it), and the file beside
+the exports (stage export) that holds it with their image size and checksums."""
 REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
 
 
@@ -83,7 +47,7 @@ def save_model(model: keras.Model, info: ModelInfo, path: Path) -> None:
     with atomic_path(path) as temporary:
         model.save(temporary)
         with zipfile.ZipFile(temporary, "a") as bundle:
-            bundle.writestr(INFO_ENTRY, json.dumps(dataclasses.asdict(info), indent=2))
+            bundle.writestr(INFO_NAME, json.dumps(dataclasses.asdict(info), indent=2))
 
 
 def load_model(path) -> keras.Model:
@@ -100,9 +64,9 @@ def load_model_info(path, model: keras.Model) -> ModelInfo:
     """The :class:`ModelInfo` saved in ``path``, checked against ``model``'s outputs."""
     try:
         with zipfile.ZipFile(path) as bundle:
-            info = parse_model_info(bundle.read(INFO_ENTRY))
+            info = parse_model_info(bundle.read(INFO_NAME))
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
-        raise ModelFileError(f"{path}: no valid {INFO_ENTRY} inside ({error}); {REBUILD}") from None
+        raise ModelFileError(f"{path}: no valid {INFO_NAME} inside ({error}); {REBUILD}") from None
     if len(info.classes) != model.output_shape[-1]:
         raise ModelFileError(
             f"{path}: names {len(info.classes)} classes but the network has {model.output_shape[-1]} outputs; {REBUILD}"
