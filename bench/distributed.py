@@ -33,10 +33,10 @@ RUNS = {
 def worker(name: str, mode: str, out: Path) -> None:
     """One training process: trains RUNS[name] under ``mode``; the chief writes its images/s to ``out``."""
     from speed import EpochTimes, _rate, synthetic_set
-    from starrec.distribute import is_chief, make_strategy
     from starrec.params import parse_params
-    from starrec.preprocess import normalization_stats
-    from starrec.training import fit
+    from starrec.train.distribute import is_chief, make_strategy
+    from starrec.train.preprocess import normalization_stats
+    from starrec.train.training import fit
 
     strategy = make_strategy(mode)
     overrides, size, n_images, epochs = RUNS[name]

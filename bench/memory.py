@@ -3,7 +3,7 @@
 Generated images (``data.source: synthetic``) at ``image.size`` 140, for N and
 4N images; one epoch, 2 folds and ``train.cache: none``, so that the numbers
 show the streaming design (``auto`` would cache up to
-:data:`starrec.datasets.CACHE_IN_MEMORY_UP_TO` bytes of pixels on purpose).
+:data:`starrec.data.datasets.CACHE_IN_MEMORY_UP_TO` bytes of pixels on purpose).
 The peak is the process's high-water resident set size, ``VmHWM`` of
 ``/proc/<pid>/status``, read every 20 ms while it runs. (``ru_maxrss`` from
 ``wait4`` would not do: Linux carries the parent's high-water mark over

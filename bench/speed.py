@@ -3,7 +3,7 @@
 For one network, image size and precision, the same model (``build_model``),
 optimiser and batch size are trained three ways on the same images:
 
-- ``project``: ``starrec.training.fit`` on TFRecords, as the train stage runs it;
+- ``project``: ``starrec.train.training.fit`` on TFRecords, as the train stage runs it;
 - ``keras_fit``: plain ``model.fit`` on in-memory float32 arrays;
 - ``bare_step``: a ``tf.function`` train step over pre-made batches.
 
@@ -20,12 +20,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from starrec.datasets import steps_per_epoch
+from starrec.data.datasets import steps_per_epoch
+from starrec.data.download import synthetic_image
+from starrec.data.records import read_records, write_shards
 from starrec.params import Params
-from starrec.preprocess import normalization_stats
-from starrec.records import read_records, write_shards
-from starrec.sources import synthetic_image
-from starrec.training import compiled_model, fit, set_determinism
+from starrec.train.preprocess import normalization_stats
+from starrec.train.training import compiled_model, fit, set_determinism
 
 
 class EpochTimes(keras.callbacks.Callback):

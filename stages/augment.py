@@ -2,11 +2,11 @@
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.augment import with_augmented_copies
+from starrec.data.augment import with_augmented_copies
+from starrec.data.records import read_records, write_shards
 from starrec.params import load_params
-from starrec.preprocess import normalization_stats
-from starrec.records import read_records, write_shards
 from starrec.stage import run_stage
+from starrec.train.preprocess import normalization_stats
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 
 from starrec import paths
 from starrec.atomic import write_json
-from starrec.baseline import score_baselines
-from starrec.manifest import load_classes
+from starrec.data.manifest import load_classes
+from starrec.evaluation.baseline import score_baselines
 from starrec.params import load_params
 from starrec.stage import run_stage
 

@@ -2,7 +2,7 @@
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.ingest import ingest, summary
+from starrec.data.convert import ingest, summary
 from starrec.params import load_params
 from starrec.stage import run_stage
 

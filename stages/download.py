@@ -2,8 +2,8 @@
 
 from starrec import paths
 from starrec.atomic import atomic_path
+from starrec.data.download import fetch_source, write_renamed
 from starrec.params import load_params
-from starrec.sources import fetch_source, write_renamed
 from starrec.stage import run_stage
 
 

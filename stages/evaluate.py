@@ -3,13 +3,13 @@ predictions and plot data."""
 
 from starrec import paths
 from starrec.atomic import write_csv, write_json
-from starrec.evaluation import evaluate
-from starrec.inference import predict_labels
-from starrec.manifest import load_classes
-from starrec.model_file import load_model
+from starrec.data.manifest import load_classes
+from starrec.data.records import read_labels_and_ids, read_records
+from starrec.evaluation.evaluate import evaluate
+from starrec.evaluation.inference import predict_labels
 from starrec.params import load_params
-from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage
+from starrec.train.model_file import load_model
 
 
 def main() -> None:

@@ -5,12 +5,12 @@ import numpy as np
 
 from starrec import paths
 from starrec.atomic import write_json
-from starrec.datasets import image_arrays
-from starrec.export import export_model
-from starrec.model_file import load_model, load_model_info
+from starrec.data.datasets import image_arrays
+from starrec.data.records import read_records
 from starrec.params import load_params
-from starrec.records import read_records
+from starrec.ship.export import export_model
 from starrec.stage import run_stage
+from starrec.train.model_file import load_model, load_model_info
 
 CHECKED_IMAGES = 256
 

@@ -7,12 +7,12 @@ import numpy as np
 
 from starrec import paths
 from starrec.atomic import write_json
-from starrec.distribute import local_strategy
-from starrec.kfold import train_folds
-from starrec.manifest import group_by_id, load_classes
+from starrec.data.manifest import group_by_id, load_classes
+from starrec.data.records import content_hash, read_labels_and_ids, read_records
+from starrec.evaluation.fold import train_folds
 from starrec.params import load_params
-from starrec.records import content_hash, read_labels_and_ids, read_records
 from starrec.stage import run_stage
+from starrec.train.distribute import local_strategy
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from starrec import paths
 from starrec.atomic import write_json
-from starrec.crossval import collect_folds, load_parts
+from starrec.evaluation.kfold import collect_folds, load_parts
 from starrec.params import load_params
 from starrec.stage import run_stage
 

@@ -2,9 +2,9 @@
 
 from starrec import paths
 from starrec.atomic import atomic_path, write_json
-from starrec.manifest import load_classes, load_manifest
+from starrec.data.manifest import load_classes, load_manifest
+from starrec.data.split import SPLITS, split_counts, split_indices, write_splits
 from starrec.params import load_params
-from starrec.splits import SPLITS, split_counts, split_indices, write_splits
 from starrec.stage import run_stage
 
 

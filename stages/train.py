@@ -1,15 +1,15 @@
 """Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch)."""
 
 from starrec import paths
-from starrec.distribute import is_chief, make_strategy
-from starrec.manifest import load_classes
-from starrec.model_file import ModelInfo, save_model
+from starrec.data.manifest import load_classes
+from starrec.data.records import content_hash, count_records, read_records
 from starrec.params import load_params
-from starrec.preprocess import NormalizationStats
-from starrec.records import content_hash, count_records, read_records
 from starrec.stage import run_stage
-from starrec.tensorboard import tensorboard_callbacks
-from starrec.training import LiveMetrics, fit
+from starrec.train.distribute import is_chief, make_strategy
+from starrec.train.model_file import ModelInfo, save_model
+from starrec.train.preprocess import NormalizationStats
+from starrec.train.tensorboard import tensorboard_callbacks
+from starrec.train.training import LiveMetrics, fit
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ import pandas as pd
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.manifest import load_classes
-from starrec.model_file import load_model
+from starrec.data.manifest import load_classes
+from starrec.data.records import read_labels_and_ids, read_records
+from starrec.evaluation.visualize import pick_examples, write_visuals
 from starrec.params import load_params
-from starrec.records import read_labels_and_ids, read_records
 from starrec.stage import run_stage
-from starrec.visualize import pick_examples, write_visuals
+from starrec.train.model_file import load_model
 
 
 def main() -> None:

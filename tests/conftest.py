@@ -145,8 +145,8 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None):
 
 def fit_arrays(params, images, labels, **options):
     """Train on in-memory arrays with ``params`` (statistics from the images); returns (model, history)."""
-    from starrec.preprocess import normalization_stats
-    from starrec.training import fit
+    from starrec.train.preprocess import normalization_stats
+    from starrec.train.training import fit
 
     stats = normalization_stats([images], params.augment.grayscale)
     examples = from_arrays(images, labels)
@@ -156,7 +156,7 @@ def fit_arrays(params, images, labels, **options):
 
 def read_arrays(directory: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every example of a records directory as arrays (images, labels, ids): small test data only."""
-    from starrec.records import read_records
+    from starrec.data.records import read_records
 
     examples = list(read_records(directory, image_size).as_numpy_iterator())
     return (
@@ -178,7 +178,7 @@ def tiny_arrays():
 
 def make_tiny_arrays():
     """24 RGB 16x16 images of 3 learnable classes (synthetic stripes)."""
-    from starrec.sources import synthetic_image
+    from starrec.data.download import synthetic_image
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 8)

@@ -17,9 +17,9 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import fit_arrays, from_arrays, replace
-from starrec.distribute import is_chief, make_strategy
+from starrec.data.download import synthetic_image
 from starrec.params import parse_params
-from starrec.sources import synthetic_image
+from starrec.train.distribute import is_chief, make_strategy
 
 
 class Crash(keras.callbacks.Callback):

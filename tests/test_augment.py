@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from conftest import from_arrays
-from starrec.augment import augment_image, with_augmented_copies
+from starrec.data.augment import augment_image, with_augmented_copies
 from starrec.params import AugmentParams
 
 

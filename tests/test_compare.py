@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from starrec.compare import NotComparable, compare
-from starrec.runs import Run, flatten
+from starrec.evaluation.compare import NotComparable, compare
+from starrec.evaluation.runs import Run, flatten
 
 FOLDS_A = [0.91, 0.92, 0.93, 0.90, 0.94]  # tests/test_significance.py: t = 1.8856, p = 0.1324
 FOLDS_B = [0.90, 0.90, 0.90, 0.90, 0.90]

@@ -1,5 +1,5 @@
 """train.distribute: real worker processes on 127.0.0.1 and two logical CPU devices train with the
-one loop of starrec.training.fit, as one process would (issue #13)."""
+one loop of starrec.train.training.fit, as one process would (issue #13)."""
 
 import json
 import os
@@ -110,7 +110,7 @@ def test_a_worker_that_dies_stops_the_other_with_a_clear_message(tmp_path):
 
 
 def test_multi_worker_without_tf_config_says_what_to_set(monkeypatch):
-    from starrec.distribute import DistributeError, make_strategy
+    from starrec.train.distribute import DistributeError, make_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(DistributeError, match="train.distribute is multi_worker but TF_CONFIG is not set"):

@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits, load_sample_images
 
-from starrec.duplicates import duplicate_groups, thumbnail
-from starrec.images import resize
+from starrec.data.duplicates import duplicate_groups, thumbnail
+from starrec.data.images import resize
 from starrec.params import DataParams
 
 THRESHOLD = DataParams().near_duplicate_rms

@@ -9,9 +9,9 @@ from sklearn.metrics import f1_score
 
 from starrec.atomic import write_json
 from starrec.cli import main
-from starrec.evaluation import evaluate
-from starrec.intervals import bootstrap_intervals, wilson_interval
-from starrec.visualize import misclassified
+from starrec.evaluation.evaluate import evaluate
+from starrec.evaluation.intervals import bootstrap_intervals, wilson_interval
+from starrec.evaluation.visualize import misclassified
 
 
 def test_evaluation_files_agree_with_each_other():

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import fit_arrays, replace, save_image
-from starrec.classifiers import load_classifier
 from starrec.cli import main
-from starrec.export import FORMATS, TOLERANCE, ExportMismatch, check_exports, export_model, float32_copy
-from starrec.model_file import ModelFileError, ModelInfo, save_model
 from starrec.params import FacesParams
+from starrec.ship.classifiers import load_classifier
+from starrec.ship.export import FORMATS, TOLERANCE, ExportMismatch, check_exports, export_model, float32_copy
+from starrec.train.model_file import ModelFileError, ModelInfo, save_model
 
 CLASSES = ["red", "green", "blue"]
 
@@ -70,7 +70,7 @@ def test_a_mixed_precision_model_is_exported_as_float32_with_the_same_answers(ti
 def test_an_export_that_fails_its_check_is_never_moved_into_place(exported, monkeypatch):
     model, images, folder = exported
     before = {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()}
-    monkeypatch.setattr("starrec.export.TOLERANCE", -1.0)  # every export now "differs"
+    monkeypatch.setattr("starrec.ship.export.TOLERANCE", -1.0)  # every export now "differs"
     with pytest.raises(ExportMismatch, match=r"export/saved_model: probabilities differ .* nothing was exported"):
         export_model(model, ModelInfo(CLASSES, FacesParams()), folder / "export", images)
     assert {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()} == before  # the old one, intact

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import save_image
-from starrec.faces import detect_faces, face_crops
-from starrec.images import decode_image
-from starrec.ingest import ingest
+from starrec.data.convert import ingest
+from starrec.data.faces import detect_faces, face_crops
+from starrec.data.images import decode_image
+from starrec.data.photos import prepare_photo
 from starrec.params import DataParams, FacesParams, ParamsError
-from starrec.photos import prepare_photo
 
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
 

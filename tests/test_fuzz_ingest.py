@@ -6,7 +6,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from starrec.ingest import ingest
+from starrec.data.convert import ingest
 from starrec.params import DataParams, FacesParams
 
 FORMATS = {

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from conftest import read_arrays, save_image
-from starrec.images import MAX_PIXELS, RejectedImage, decode_image
-from starrec.ingest import IngestError, _examples, ingest, summary
-from starrec.manifest import group_by_id
+from starrec.data.convert import IngestError, _examples, ingest, summary
+from starrec.data.images import MAX_PIXELS, RejectedImage, decode_image
+from starrec.data.manifest import group_by_id
 from starrec.params import DataParams, FacesParams
 
 RED = np.zeros((20, 30, 3), np.uint8)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import labels_from_confusion
-from starrec.metrics import (
+from starrec.evaluation.metrics import (
     RATES,
     binary_scores,
     evaluation_report,

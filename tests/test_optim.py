@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from starrec.optim import MomentumSGD, make_optimizer
 from starrec.params import parse_params
+from starrec.train.optim import MomentumSGD, make_optimizer
 
 
 def run_steps(optimizer, gradients, start=1.0):

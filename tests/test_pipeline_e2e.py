@@ -105,7 +105,7 @@ def test_second_repro_has_nothing_to_do(repo):
 
 def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
     repo, _ = repo
-    module = repo / "src/starrec/manifest.py"
+    module = repo / "src/starrec/data/manifest.py"
     original = module.read_text()
     module.write_text(original + "# an edit\n")
     try:
@@ -116,7 +116,7 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
         stage
         for stage, entries in status.items()
         for entry in entries
-        if isinstance(entry, dict) and "src/starrec/manifest.py" in entry.get("changed deps", {})
+        if isinstance(entry, dict) and "src/starrec/data/manifest.py" in entry.get("changed deps", {})
     }
     assert changed == {"convert", "split", "train", "fold@0", "fold@1", "evaluate", "baseline", "visualize"}
     assert "Data and pipelines are up to date" in run(repo, "dvc", "status")

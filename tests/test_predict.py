@@ -12,9 +12,9 @@ import pytest
 
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
-from starrec.images import RejectedImage, read_file
-from starrec.model_file import INFO_NAME, ModelInfo, save_model
+from starrec.data.images import RejectedImage, read_file
 from starrec.params import FacesParams
+from starrec.train.model_file import INFO_NAME, ModelInfo, save_model
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from starrec.preprocess import Grayscale, NormalizationStats, normalization_stats, preprocessing_layers
+from starrec.train.preprocess import Grayscale, NormalizationStats, normalization_stats, preprocessing_layers
 
 
 def test_grayscale_matches_tensorflow(tiny_arrays):

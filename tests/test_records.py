@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import read_arrays
-from starrec.records import (
+from starrec.data.records import (
     count_records,
     read_labels_and_ids,
     relabel,
@@ -58,7 +58,7 @@ def test_missing_shards_name_the_directory(tmp_path):
 
 def test_serialized_bytes_are_identical_across_processes():
     script = (
-        "import hashlib, numpy as np; from starrec.records import serialize_example; "
+        "import hashlib, numpy as np; from starrec.data.records import serialize_example; "
         "print(hashlib.sha256(serialize_example(np.zeros((4, 4, 3), np.uint8), 1, 'a/b.png')).hexdigest())"
     )
     digests = {

@@ -11,8 +11,8 @@ import yaml
 
 from conftest import ENV
 from starrec.cli import main
+from starrec.evaluation.runs import revision
 from starrec.params import render_params_yaml
-from starrec.runs import revision
 
 BRANCH = "<svg/onload=alert(1)>"  # a valid git branch name
 CLASSES = ["$\\foo_{$", "<!--<script>", "NA"]  # mathtext, HTML and pandas' missing value

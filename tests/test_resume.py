@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import fit_arrays, from_arrays, replace
-from starrec.resume import BACKUP_FILE
+from starrec.train.resume import BACKUP_FILE
 
 
 class Crash(keras.callbacks.Callback):

@@ -17,9 +17,9 @@ from PIL import Image
 
 from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
 from service import abuse, start_service
-from starrec.export import export_model
-from starrec.model_file import ModelInfo, load_model, save_model
 from starrec.params import FacesParams
+from starrec.ship.export import export_model
+from starrec.train.model_file import ModelInfo, load_model, save_model
 
 CLASSES = ["red", "green", "blue"]
 LIMIT_MB = 0.25

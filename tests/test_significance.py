@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
-from starrec.significance import corrected_resampled_ttest, mcnemar
+from starrec.evaluation.significance import corrected_resampled_ttest, mcnemar
 
 A = [0.91, 0.92, 0.93, 0.90, 0.94]
 B = [0.90, 0.90, 0.90, 0.90, 0.90]

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import ENV, copy_project, run, save_image, stages_run
+from starrec.data.download import synthetic_image
 from starrec.params import Params
-from starrec.sources import synthetic_image
 
 pytestmark = pytest.mark.e2e
 

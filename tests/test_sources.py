@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from conftest import save_image
-from starrec.archives import UnsafeArchiveError, extract_archive
-from starrec.downloads import DownloadError, download
+from starrec.data.archives import UnsafeArchiveError, extract_archive
+from starrec.data.download import SourceError, fetch_source, write_renamed
+from starrec.data.fetch import DownloadError, download
 from starrec.params import DataParams
-from starrec.sources import SourceError, fetch_source, write_renamed
 
 
 def test_digits_are_written_offline(tmp_path):
@@ -384,7 +384,7 @@ def test_a_local_write_error_is_not_retried_and_names_the_path(tmp_path):
     url, httpd = serve(files, set(), requests)
     script = (
         "import resource, sys\n"
-        "from starrec.downloads import download\n"
+        "from starrec.data.fetch import download\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
         f"download('{url}/big.zip', 'out/big.zip', backoff_seconds=0)\n"
     )

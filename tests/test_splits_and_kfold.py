@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from conftest import from_arrays, read_arrays
-from starrec import kfold
 from starrec.atomic import write_json
-from starrec.crossval import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
+from starrec.data.records import write_shards
+from starrec.data.split import SplitError, split_counts, split_indices, write_splits
 from starrec.errors import MissingInput
-from starrec.kfold import KFoldError, fold_indices, train_folds
-from starrec.records import write_shards
-from starrec.splits import SplitError, split_counts, split_indices, write_splits
+from starrec.evaluation import fold as kfold
+from starrec.evaluation.fold import KFoldError, fold_indices, train_folds
+from starrec.evaluation.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 CLASSES = ["ann", "bob", "cy"]

@@ -41,8 +41,9 @@ def imported_modules(path: Path) -> set[Path]:
             continue
         for name in names:
             if module_file(name):
-                found |= {module_file(name), SRC / "starrec" / "__init__.py"}
-    return found
+                parts = name.split(".")  # every package on the way runs its __init__ too
+                found |= {module_file(name), *(SRC.joinpath(*parts[:i]) / "__init__.py" for i in range(1, len(parts)))}
+    return {path for path in found if path and path.is_file()}
 
 
 def closure(script: Path) -> set[Path]:

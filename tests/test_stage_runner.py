@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from starrec.atomic import atomic_path
+from starrec.data.records import shard_files
 from starrec.errors import MissingInput
 from starrec.params import ParamsError, parse_params
-from starrec.records import shard_files
 
 STAGE = """
 import sys, time

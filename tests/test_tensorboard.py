@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from conftest import fit_arrays, from_arrays
-from starrec.tensorboard import tensorboard_callbacks
+from starrec.train.tensorboard import tensorboard_callbacks
 
 
 def tags_in(directory):

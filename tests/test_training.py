@@ -8,13 +8,13 @@ import pytest
 
 from conftest import fit_arrays as train
 from conftest import from_arrays, replace
-from starrec.datasets import resolve_batch_size
-from starrec.inference import predict_labels
-from starrec.model_file import load_model
-from starrec.network import build_model
+from starrec.data.datasets import resolve_batch_size
+from starrec.evaluation.inference import predict_labels
 from starrec.params import MomentumSchedule
-from starrec.preprocess import NormalizationStats
-from starrec.training import LiveMetrics, TrainingDiverged
+from starrec.train.model_file import load_model
+from starrec.train.network import build_model
+from starrec.train.preprocess import NormalizationStats
+from starrec.train.training import LiveMetrics, TrainingDiverged
 
 
 @pytest.mark.parametrize("batch_size, steps", [(1, 24), ("full", 1), (32, 1), (5, 5)])
@@ -87,7 +87,7 @@ def test_model_layers_follow_params(tiny_params):
 
 
 def test_the_lectures_140_pixels_and_network_train(tiny_params, tiny_arrays):
-    from starrec.images import resize
+    from starrec.data.images import resize
 
     images = np.stack([resize(image, 140) for image in tiny_arrays[0][:4]])
     params = replace(tiny_params, "image", size=140)

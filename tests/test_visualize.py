@@ -6,9 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import replace
-from starrec.network import build_model
-from starrec.preprocess import NormalizationStats
-from starrec.visualize import (
+from starrec.evaluation.visualize import (
     class_count_bars,
     filter_grid,
     image_grid,
@@ -18,6 +16,8 @@ from starrec.visualize import (
     trace,
     value_range,
 )
+from starrec.train.network import build_model
+from starrec.train.preprocess import NormalizationStats
 
 
 def tiny_model(tiny_params):

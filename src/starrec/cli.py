@@ -34,7 +34,7 @@ def summary() -> str:
 
 
 def _predict(args) -> int:
-    from starrec.predict import format_predictions, predict_photos
+    from starrec.ship.predict import format_predictions, predict_photos
 
     results = predict_photos(args.photos, model_path=args.model, top_k=args.top_k)
     print(json.dumps(results, indent=2) if args.json else format_predictions(results))
@@ -45,8 +45,8 @@ def _predict(args) -> int:
 
 
 def _compare(args) -> int:
-    from starrec.compare import compare
-    from starrec.runs import load_run
+    from starrec.evaluation.compare import compare
+    from starrec.evaluation.runs import load_run
 
     comparison = compare(load_run(args.a), load_run(args.b))
     print(json.dumps(comparison.report(args.alpha), indent=2) if args.json else "\n".join(comparison.lines(args.alpha)))
@@ -54,7 +54,7 @@ def _compare(args) -> int:
 
 
 def _report(args) -> int:
-    from starrec.report import write_report
+    from starrec.evaluation.report import write_report
 
     for path in write_report(args.baseline, args.out):
         print(f"report: {path}")
@@ -62,7 +62,7 @@ def _report(args) -> int:
 
 
 def _serve(args) -> int:
-    from starrec.serve import Limits, serve
+    from starrec.ship.serve import Limits, serve
 
     limits = Limits(
         max_upload_bytes=int(args.max_upload_mb * 2**20),

@@ -1,8 +1,8 @@
 """``starrec compare A B``: is run A better than run B, or is the difference noise?
 
-A and B are runs (:mod:`starrec.runs`: an experiment name, a git revision or ``workspace``).
+A and B are runs (:mod:`starrec.evaluation.runs`: an experiment name, a git revision or ``workspace``).
 The K-fold scores are compared fold by fold with the corrected resampled t-test, the test
-predictions image by image with McNemar's test (:mod:`starrec.significance`); both need the
+predictions image by image with McNemar's test (:mod:`starrec.evaluation.significance`); both need the
 same folds and the same test images, and the comparison refuses otherwise.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from starrec import paths
 from starrec.errors import StarrecError
-from starrec.runs import Run, params_diff
-from starrec.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
+from starrec.evaluation.runs import Run, params_diff
+from starrec.evaluation.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
 
 SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 ALPHA = 0.05

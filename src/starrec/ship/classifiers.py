@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from starrec.errors import MissingInput
-from starrec.model_file import INFO_NAME, ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
+from starrec.train.model_file import INFO_NAME, ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
 
 REEXPORT = "rebuild it with `dvc repro -s export`"
 

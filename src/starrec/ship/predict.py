@@ -1,10 +1,10 @@
 """Predict the top-k classes of photos with a trained model.
 
-Photos go through :func:`starrec.photos.prepare_photo` (decode, face crop,
+Photos go through :func:`starrec.data.photos.prepare_photo` (decode, face crop,
 resize), the same path as the training data, with the face settings saved with
-the model (:class:`starrec.model_file.ModelInfo`); the model holds the rest of the
+the model (:class:`starrec.train.model_file.ModelInfo`); the model holds the rest of the
 preprocessing (grayscale, normalisation). The model is ``model.keras`` or any
-export of it (:mod:`starrec.classifiers`).
+export of it (:mod:`starrec.ship.classifiers`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from starrec.classifiers import load_classifier
-from starrec.images import RejectedImage
-from starrec.photos import prepare_photo
+from starrec.data.images import RejectedImage
+from starrec.data.photos import prepare_photo
+from starrec.ship.classifiers import load_classifier
 
 
 def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list[dict]:

@@ -24,9 +24,9 @@ from matplotlib.figure import Figure
 
 from starrec import paths
 from starrec.atomic import atomic_path
-from starrec.compare import SCORE_NAMES, compare, points
 from starrec.errors import MissingInput, StarrecError
-from starrec.runs import WORKSPACE, load_run, params_diff, read_params, read_text
+from starrec.evaluation.compare import SCORE_NAMES, compare, points
+from starrec.evaluation.runs import WORKSPACE, load_run, params_diff, read_params, read_text
 
 matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class names): never mathtext
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from starrec.datasets import batches
+from starrec.data.datasets import batches
 
 
 def predict_labels(

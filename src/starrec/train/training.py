@@ -19,15 +19,15 @@ import tensorflow as tf
 from dvclive.keras import DVCLiveCallback
 
 from starrec.atomic import atomic_path
-from starrec.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
-from starrec.distribute import DistributeError, broadcast_from_chief, is_multi_worker
+from starrec.data.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
 from starrec.errors import StarrecError
 from starrec.hardware import resolve_precision
-from starrec.network import build_model
-from starrec.optim import make_optimizer
 from starrec.params import ModelParams, TrainParams
-from starrec.preprocess import NormalizationStats
-from starrec.resume import EpochBackup, fingerprint, load_backup
+from starrec.train.distribute import DistributeError, broadcast_from_chief, is_multi_worker
+from starrec.train.network import build_model
+from starrec.train.optim import make_optimizer
+from starrec.train.preprocess import NormalizationStats
+from starrec.train.resume import EpochBackup, fingerprint, load_backup
 
 
 class TrainingDiverged(StarrecError, RuntimeError):
@@ -149,7 +149,7 @@ def fit(
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a fresh model on parsed-example datasets; early stopping needs ``val_examples``.
 
-    One loop for every ``strategy`` (:mod:`starrec.distribute`; None: this
+    One loop for every ``strategy`` (:mod:`starrec.train.distribute`; None: this
     process): each step all-reduces the gradients of ``train.batch_size``
     examples spread over the replicas, loss = mean cross-entropy + L2 penalty,
     and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``,

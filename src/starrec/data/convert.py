@@ -1,5 +1,5 @@
 """Stage convert: ``data/raw/<class>/...`` into examples (each photo through
-:func:`starrec.photos.model_inputs`, the path ``starrec predict`` and serve take too), the
+:func:`starrec.data.photos.model_inputs`, the path ``starrec predict`` and serve take too), the
 classes selected, copies of one picture grouped, written as TFRecords with a manifest."""
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from starrec.atomic import write_csv, write_json
-from starrec.duplicates import duplicate_groups, thumbnail
+from starrec.data.duplicates import duplicate_groups, thumbnail
+from starrec.data.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
+from starrec.data.images import RejectedImage, decode_bytes, read_file
+from starrec.data.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
+from starrec.data.photos import model_inputs
+from starrec.data.records import relabel, serialize_example, serialized_records, write_serialized_shards
 from starrec.errors import StarrecError
-from starrec.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
-from starrec.images import RejectedImage, decode_bytes, read_file
-from starrec.manifest import MANIFEST_COLUMNS, REJECTED_COLUMNS
 from starrec.params import DataParams, FacesParams
-from starrec.photos import model_inputs
-from starrec.records import relabel, serialize_example, serialized_records, write_serialized_shards
 
 
 class IngestError(StarrecError, RuntimeError):
@@ -33,7 +33,7 @@ class IngestError(StarrecError, RuntimeError):
 @dataclass
 class Ingested:
     """What convert wrote: the classes in label order, the manifest rows (``group``: the id of
-    the first example of the same picture, :mod:`starrec.duplicates`), the files that gave none."""
+    the first example of the same picture, :mod:`starrec.data.duplicates`), the files that gave none."""
 
     classes: list[str]
     manifest: list[dict] = field(default_factory=list)
@@ -43,7 +43,7 @@ class Ingested:
 
 def class_files(raw: Path) -> dict[str, list[Path]]:
     """Image candidates per class folder (by the folder's safe name), nested folders included,
-    ignored names (:mod:`starrec.filenames`) left out."""
+    ignored names (:mod:`starrec.data.filenames`) left out."""
     folders = sorted(p.name for p in raw.iterdir() if p.is_dir() and not is_ignored(p.name))
     files = {}
     for folder in folders:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from starrec.faces import face_crops
-from starrec.images import RejectedImage, decode_image, resize
+from starrec.data.faces import face_crops
+from starrec.data.images import RejectedImage, decode_image, resize
 from starrec.params import FacesParams
 
 

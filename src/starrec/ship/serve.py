@@ -1,6 +1,6 @@
 """``starrec serve``: the trained model behind HTTP, and a web page to try it.
 
-    GET  /         the page (starrec/web/index.html): choose or drop a photo, see the top-k
+    GET  /         the page (starrec/ship/web/index.html): choose or drop a photo, see the top-k
                    classes as bars and the saliency map over the face; plain HTML/JS, offline
     GET  /health   {"status": "ok", "model", "classes", "image_size"}
     POST /predict  a multipart upload in the field ``photo`` ->
@@ -8,15 +8,15 @@
                                         "image": PNG data URI of the crop the model saw,
                                         "saliency": PNG data URI of |dS/dx| over it, or null}]}
 
-A photo takes the training path (:func:`starrec.images.decode_bytes`, then
-:func:`starrec.photos.model_inputs`: face crop with the saved face settings, resize), the model
+A photo takes the training path (:func:`starrec.data.images.decode_bytes`, then
+:func:`starrec.data.photos.model_inputs`: face crop with the saved face settings, resize), the model
 the rest. The model loads once, when the app is made. Every bad upload is a 4xx with the
 reason in ``detail``: no length (411), a body larger than the limit, counted as it arrives (413),
 a body that stalls (408), no ``photo`` field or an empty file (400), not an image, more pixels
 than the budget or no face (422); a Host header not allowed gets 400, connections beyond the
 limit 503, headers that do not arrive in time a closed connection (:class:`Limits`; README:
 Security). The saliency map needs
-gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.classifiers`) give null.
+gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.ship.classifiers`) give null.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from starrec.classifiers import Classifier, load_classifier
-from starrec.images import RejectedImage, decode_bytes
-from starrec.photos import model_inputs
-from starrec.predict import top_classes
-from starrec.visualize import saliency_function
+from starrec.data.images import RejectedImage, decode_bytes
+from starrec.data.photos import model_inputs
+from starrec.evaluation.visualize import saliency_function
+from starrec.ship.classifiers import Classifier, load_classifier
+from starrec.ship.predict import top_classes
 
 MULTIPART_OVERHEAD = 16 * 1024
 """Bytes of multipart framing allowed on top of the photo itself."""
@@ -75,7 +75,7 @@ def predict_crops(
     top_k: int,
 ) -> list[dict]:
     """Top-k classes of each crop, the crop and its saliency overlay (with ``explain``, a
-    :func:`starrec.visualize.saliency_function`; else only the probabilities of ``classifier``)."""
+    :func:`starrec.evaluation.visualize.saliency_function`; else only the probabilities of ``classifier``)."""
     batch = np.stack(crops).astype(np.float32)
     if explain is None:
         probabilities, saliency = classifier.probabilities(batch), None
@@ -189,7 +189,7 @@ def create_app(
     app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
     app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, timeout_s=limits.body_timeout_s)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    page = files("starrec").joinpath("web/index.html").read_text(encoding="utf-8")
+    page = files("starrec.ship").joinpath("web/index.html").read_text(encoding="utf-8")
     decoding = asyncio.Semaphore(limits.decodes)
 
     @app.get("/", response_class=HTMLResponse)

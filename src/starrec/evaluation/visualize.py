@@ -19,7 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from starrec.atomic import write_json
-from starrec.network import conv_layer_names
+from starrec.train.network import conv_layer_names
 
 MISTAKES_SHOWN = 20
 

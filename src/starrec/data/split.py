@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from starrec.data.records import serialized_records, write_serialized_shards
 from starrec.errors import StarrecError
-from starrec.records import serialized_records, write_serialized_shards
 
 SPLITS = ("train", "val", "test")
 
@@ -23,7 +23,7 @@ def split_indices(
 ) -> dict[str, np.ndarray]:
     """Indices of each split, shuffled.
 
-    Examples sharing a group (one picture: :mod:`starrec.duplicates`) always
+    Examples sharing a group (one picture: :mod:`starrec.data.duplicates`) always
     land in the same split. Within every class the groups are shuffled with
     ``seed`` and cut by ``fractions`` (val and test rounded, train takes the
     rest), so each split keeps the class proportions. A class that would get

@@ -7,7 +7,7 @@
   workers that the ``TF_CONFIG`` environment variable lists. Worker 0 (or a
   ``chief`` task) is the chief: only it writes outputs.
 
-One training loop (:func:`starrec.training.fit`) serves every mode; the
+One training loop (:func:`starrec.train.training.fit`) serves every mode; the
 global batch is ``train.batch_size`` in each.
 """
 

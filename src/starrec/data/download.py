@@ -20,11 +20,11 @@ import pandas as pd
 from PIL import Image
 
 from starrec import paths
-from starrec.archives import extract_archive
 from starrec.atomic import write_csv
-from starrec.downloads import download, sha256_of
+from starrec.data.archives import extract_archive
+from starrec.data.fetch import download, sha256_of
+from starrec.data.filenames import is_ignored, readable, rename_reason, safe_name, safe_path
 from starrec.errors import StarrecError
-from starrec.filenames import is_ignored, readable, rename_reason, safe_name, safe_path
 from starrec.params import DataParams
 
 
@@ -101,7 +101,7 @@ def _inside(path: Path, root: Path) -> bool:
 @dataclass
 class Fetched:
     """What a source left out or renamed: symlinks not followed, class folders without a file,
-    ``{stored path: (original name, reason)}`` for names made safe (:func:`starrec.filenames.safe_name`),
+    ``{stored path: (original name, reason)}`` for names made safe (:func:`starrec.data.filenames.safe_name`),
     and the sha256 of an archive downloaded without ``data.sha256``."""
 
     skipped: list[str] = field(default_factory=list)
@@ -126,7 +126,7 @@ def copy_folder(source: Path, target: Path) -> Fetched:
 
     Copies, not hard links: DVC makes its cached files read-only, which a
     hard link would pass on to the user's own photos. Nested folders keep
-    their place under their class; ignored names (:mod:`starrec.filenames`)
+    their place under their class; ignored names (:mod:`starrec.data.filenames`)
     are not copied, and a name that is not valid UTF-8 is stored under its
     safe name. Symlinks pointing outside ``source`` are not followed.
     """

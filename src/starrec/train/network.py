@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from starrec.params import ModelParams
-from starrec.preprocess import NormalizationStats, preprocessing_layers
+from starrec.train.preprocess import NormalizationStats, preprocessing_layers
 
 
 def build_model(

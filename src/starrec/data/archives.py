@@ -7,7 +7,7 @@ actually written (not what the headers claim) are held to
 ``data.archive_max_bytes`` and ``data.archive_max_ratio`` times the
 archive's size; the number of files to ``data.archive_max_members``.
 
-Members with an ignored name (:mod:`starrec.filenames`) are skipped; lone
+Members with an ignored name (:mod:`starrec.data.filenames`) are skipped; lone
 wrapper folders around the class folders are dropped, so ``photos/ann/1.jpg``
 lands as ``ann/1.jpg``; files outside any class folder are skipped.
 """
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from starrec.data.filenames import has_ignored_part, readable, rename_reason, safe_path
 from starrec.errors import StarrecError
-from starrec.filenames import has_ignored_part, readable, rename_reason, safe_path
 from starrec.params import DataParams
 
 CHUNK_BYTES = 1 << 20
@@ -135,7 +135,7 @@ def extract_archive(archive: str | Path, target: str | Path, limits: DataParams)
     """Extract ``archive`` (zip, tar, tar.gz, tgz; detected from content) into ``target``.
 
     Returns ``{stored path: (original member name, reason)}`` for the members stored
-    under a :func:`~starrec.filenames.safe_name`. On any error ``target`` is
+    under a :func:`~starrec.data.filenames.safe_name`. On any error ``target`` is
     removed, so nothing half-extracted remains.
     """
     archive, target = Path(archive), Path(target)

@@ -1,16 +1,16 @@
 """K-fold cross validation, as in the lecture: randomize, split into K folds, train K times.
 
     for i in range(K): train on every fold but i, test on fold i
-    performance = mean over folds (:mod:`starrec.crossval`)
+    performance = mean over folds (:mod:`starrec.evaluation.kfold`)
 
 Folds are stratified by class and keep the copies of a picture together
-(:mod:`starrec.duplicates`); K equal to the number of examples is
+(:mod:`starrec.data.duplicates`); K equal to the number of examples is
 leave-one-out (LOOCV, one picture per fold), where the pooled out-of-fold
 scores are the meaningful number.
 
 The folds are trained in parts (:func:`train_folds`; part p of n takes the
 folds f with f mod n = p), one DVC stage each, so that different machines can
-train them and the run-cache can hand them around; :func:`starrec.crossval.collect_folds`
+train them and the run-cache can hand them around; :func:`starrec.evaluation.kfold.collect_folds`
 puts the parts together. Each fold's result depends only on the params and
 the data, never on its part, so any split into parts gives the same report.
 """
@@ -29,14 +29,14 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
 from starrec.atomic import write_json
-from starrec.augment import with_augmented_copies
-from starrec.crossval import score
+from starrec.data.augment import with_augmented_copies
 from starrec.errors import StarrecError
-from starrec.inference import predict_labels
+from starrec.evaluation.inference import predict_labels
+from starrec.evaluation.kfold import score
 from starrec.params import AugmentParams, ModelParams, TrainParams
-from starrec.preprocess import normalization_stats
-from starrec.resume import fingerprint
-from starrec.training import fit
+from starrec.train.preprocess import normalization_stats
+from starrec.train.resume import fingerprint
+from starrec.train.training import fit
 
 
 class KFoldError(StarrecError, ValueError):

@@ -28,9 +28,9 @@ import keras
 import numpy as np
 
 from starrec.atomic import atomic_path
-from starrec.classifiers import export_digest, load_classifier
 from starrec.errors import StarrecError
-from starrec.model_file import INFO_NAME, ModelInfo
+from starrec.ship.classifiers import export_digest, load_classifier
+from starrec.train.model_file import INFO_NAME, ModelInfo
 
 FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
 """Each export's name in models/export and its ``model.export`` format."""

@@ -6,7 +6,7 @@ states, which a ``.keras`` file does not keep), the optimiser's variables
 (step count, momentum deltas), the early-stopping state and the history so
 far, under a fingerprint of everything that determines the run. A run with
 the same fingerprint restores it and goes on with the next epoch; with the
-epoch-seeded shuffling of :func:`starrec.datasets.training_batches` it ends
+epoch-seeded shuffling of :func:`starrec.data.datasets.training_batches` it ends
 with the same weights as an uninterrupted run. Another fingerprint discards it.
 """
 

@@ -26,12 +26,12 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC
 
-from starrec.datasets import batches
+from starrec.data.datasets import batches
+from starrec.data.records import count_records, read_records
 from starrec.errors import StarrecError
-from starrec.intervals import score_intervals
+from starrec.evaluation.intervals import score_intervals
 from starrec.params import BaselineParams
-from starrec.preprocess import normalization_stats, preprocessing_layers
-from starrec.records import count_records, read_records
+from starrec.train.preprocess import normalization_stats, preprocessing_layers
 
 SCORES = ("accuracy", "f1_macro")
 BATCH = 256

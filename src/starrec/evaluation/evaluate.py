@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from starrec.intervals import score_intervals
-from starrec.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
+from starrec.evaluation.intervals import score_intervals
+from starrec.evaluation.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
 
 PER_CLASS_BARS = ("precision", "recall", "f1")
 
@@ -27,7 +27,7 @@ class Evaluation:
 def evaluate(
     labels: np.ndarray, probabilities: np.ndarray, ids, classes: list[str], resamples: int, seed: int
 ) -> Evaluation:
-    """The report (with ``ci95``: :mod:`starrec.intervals`, ``resamples`` bootstrap resamples
+    """The report (with ``ci95``: :mod:`starrec.evaluation.intervals`, ``resamples`` bootstrap resamples
     seeded by ``seed``), one prediction row per test image, and the data of each test plot.
 
     Plots: ``confusion`` (actual, predicted per image), ``per_class`` (precision,
