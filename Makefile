@@ -1,5 +1,5 @@
 # make run: set up .venv if needed, then the whole DVC pipeline on the built-in data.
-# make test: same set-up, then the test suite. make lint: ruff check + format check, mypy on src/.
+# make test: same set-up, then the test suite (make test-fast: the unit tests only). make lint: ruff check + format check, mypy on src/.
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 PYTHON ?= python3
@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run test lint format bench clean tensorflow-package
+.PHONY: setup run test test-fast lint format bench clean tensorflow-package
 
 tensorflow-package:  # the pip requirement TENSORFLOW selects (tests check that it resolves)
 	@echo '$(TENSORFLOW_PACKAGE)'
@@ -34,6 +34,9 @@ run: setup
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not e2e and not slow"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import free_port
 
+pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
+
 WORKER = Path(__file__).parent / "distributed_worker.py"
 EPOCHS = 3
 

@@ -67,6 +67,7 @@ def test_wilson_interval_of_eight_out_of_ten():
     assert wilson_interval(8, 10) == pytest.approx({"low": 0.4902, "high": 0.9433}, abs=5e-5)  # the textbook values
 
 
+@pytest.mark.slow  # many bootstrap runs / fresh interpreters
 def test_bootstrap_intervals_hold_the_score_are_seeded_and_shrink_with_more_images():
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 3, 300)

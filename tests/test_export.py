@@ -13,6 +13,8 @@ from starrec.ship.classifiers import load_classifier
 from starrec.ship.export import FORMATS, TOLERANCE, ExportMismatch, check_exports, export_model, float32_copy
 from starrec.train.model_file import ModelFileError, ModelInfo, save_model
 
+pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
+
 CLASSES = ["red", "green", "blue"]
 
 

@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
 
 def requirement(variant: str) -> str:

@@ -56,6 +56,7 @@ def test_missing_shards_name_the_directory(tmp_path):
         shard_files(tmp_path)
 
 
+@pytest.mark.slow  # many bootstrap runs / fresh interpreters
 def test_serialized_bytes_are_identical_across_processes():
     script = (
         "import hashlib, numpy as np; from starrec.data.records import serialize_example; "

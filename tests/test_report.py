@@ -14,6 +14,8 @@ from starrec.cli import main
 from starrec.evaluation.runs import revision
 from starrec.params import render_params_yaml
 
+pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
+
 BRANCH = "<svg/onload=alert(1)>"  # a valid git branch name
 CLASSES = ["$\\foo_{$", "<!--<script>", "NA"]  # mathtext, HTML and pandas' missing value
 

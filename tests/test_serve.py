@@ -21,6 +21,8 @@ from starrec.params import FacesParams
 from starrec.ship.export import export_model
 from starrec.train.model_file import ModelInfo, load_model, save_model
 
+pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
+
 CLASSES = ["red", "green", "blue"]
 LIMIT_MB = 0.25
 LIMIT = ("--max-upload-mb", str(LIMIT_MB))

@@ -14,7 +14,7 @@ import keras
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.params import FacesParams
-from starrec.train import optim  # noqa: F401  (registers MomentumSGD for loading)
+from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale for loading)
 
 INFO_NAME = "starrec.json"
 """The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it), and the file beside
