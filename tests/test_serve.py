@@ -28,7 +28,7 @@ LIMIT_MB = 0.25
 LIMIT = ("--max-upload-mb", str(LIMIT_MB))
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
 MEMORY_GROWTH_MB = 400
-"""What a bounded abuse may leave the service holding (README: Security; bench/results.json service.abuse)."""
+"""What a bounded abuse may leave the service holding (docs/shipping.md: Security; bench/results.json service.abuse)."""
 
 
 def stop(process):

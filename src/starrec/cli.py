@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     serve = commands.add_parser("serve", help="the model behind HTTP (POST /predict, GET /health) and a web page at /")
     serve.add_argument("--model", type=Path, default=paths.MODEL, help="model.keras (with saliency) or an export")
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (README: Security)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (docs/shipping.md: Security)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--top-k", type=positive(int), default=3)
     serve.add_argument("--max-upload-mb", type=positive(float), default=10.0, help="larger bodies get 413")

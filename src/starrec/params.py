@@ -72,7 +72,7 @@ class FacesParams:
 
 @dataclass(frozen=True)
 class ImageParams:
-    size: int = param(32, "140 is the lecture's size (slower: see README)", low=8, high=512)
+    size: int = param(32, "140 is the lecture's size (slower: docs/benchmarks.md)", low=8, high=512)
     shard_size: int = param(1000, "images per TFRecord file", low=1, high=10**6)
 
 
@@ -171,7 +171,7 @@ class TrainParams:
     )
     distribute: str = param(
         "none",
-        "none | mirrored (every local GPU) | multi_worker (the workers in TF_CONFIG; README: Many machines)",
+        "none | mirrored (every local GPU) | multi_worker (the workers in TF_CONFIG; docs/many-machines.md)",
         choices=("none", "mirrored", "multi_worker"),
     )
 

@@ -14,7 +14,7 @@ the rest. The model loads once, when the app is made. Every bad upload is a 4xx 
 reason in ``detail``: no length (411), a body larger than the limit, counted as it arrives (413),
 a body that stalls (408), no ``photo`` field or an empty file (400), not an image, more pixels
 than the budget or no face (422); a Host header not allowed gets 400, connections beyond the
-limit 503, headers that do not arrive in time a closed connection (:class:`Limits`; README:
+limit 503, headers that do not arrive in time a closed connection (:class:`Limits`; docs/shipping.md:
 Security). The saliency map needs
 gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.ship.classifiers`) give null.
 """

@@ -41,7 +41,7 @@ def make_strategy(mode: str) -> tf.distribute.Strategy:
         raise DistributeError(
             "train.distribute is multi_worker but TF_CONFIG is not set; each worker needs it "
             '(e.g. {"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": {"type": "worker", "index": 0}}), '
-            "see the README's Many machines section"
+            "see docs/many-machines.md"
         )
     try:
         json.loads(config)["cluster"]
