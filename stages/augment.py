@@ -11,7 +11,7 @@ from starrec.train.preprocess import normalization_stats
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    train = read_records(paths.SPLIT / "train", params.image.size)
+    train = read_records(paths.TRAIN_SPLIT, params.image.size)
     variants = with_augmented_copies(train, params.augment, params.seed)
     with atomic_path(paths.AUGMENTED) as augmented:
         count = write_shards(

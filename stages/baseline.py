@@ -12,8 +12,8 @@ from starrec.stage import run_stage
 def main() -> None:
     params = load_params(paths.PARAMS)
     report = score_baselines(
-        paths.SPLIT / "train",
-        paths.SPLIT / "test",
+        paths.TRAIN_SPLIT,
+        paths.TEST_SPLIT,
         len(load_classes(paths.INTERIM)),
         image_size=params.image.size,
         grayscale=params.augment.grayscale,

@@ -14,7 +14,7 @@ from starrec.train.model_file import load_model
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    test = paths.SPLIT / "test"
+    test = paths.TEST_SPLIT
     labels, probabilities = predict_labels(load_model(paths.MODEL), read_records(test, params.image.size))
     ids, classes = read_labels_and_ids(test)[1], load_classes(paths.INTERIM)
     result = evaluate(labels, probabilities, ids, classes, params.evaluate.bootstrap_resamples, params.seed)

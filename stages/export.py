@@ -18,7 +18,7 @@ CHECKED_IMAGES = 256
 def main() -> None:
     params = load_params(paths.PARAMS)
     model = load_model(paths.MODEL)
-    images, _ = image_arrays(read_records(paths.SPLIT / "test", params.image.size), CHECKED_IMAGES)
+    images, _ = image_arrays(read_records(paths.TEST_SPLIT, params.image.size), CHECKED_IMAGES)
     copy, differences = export_model(model, load_model_info(paths.MODEL, model), paths.EXPORT, images)
     trained, exported = (m(images.astype(np.float32)).numpy().argmax(axis=1) for m in (model, copy))
     agreement = float(np.mean(trained == exported))

@@ -17,7 +17,7 @@ from starrec.train.distribute import local_strategy
 
 def main() -> None:
     params, part = load_params(paths.PARAMS), int(sys.argv[1])
-    train, val = paths.SPLIT / "train", paths.SPLIT / "val"
+    train, val = paths.TRAIN_SPLIT, paths.VAL_SPLIT
     examples = read_records(train, params.image.size).concatenate(read_records(val, params.image.size))
     labels, ids = (np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val)))
     result = train_folds(

@@ -16,7 +16,7 @@ def main() -> None:
     params = load_params(paths.PARAMS)
     strategy = make_strategy(params.train.distribute)  # before any other TensorFlow op
     chief = is_chief(strategy)  # every worker of a multi_worker run trains; only the chief writes
-    train, val = paths.AUGMENTED_TRAIN, paths.SPLIT / "val"
+    train, val = paths.AUGMENTED_TRAIN, paths.VAL_SPLIT
     examples, classes = read_records(train, params.image.size), load_classes(paths.INTERIM)
     callbacks = [LiveMetrics(paths.TRAIN_LIVE, paths.TRAIN_LIVE_PARTIAL)] if chief else []
     if chief and params.train.tensorboard:

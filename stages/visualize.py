@@ -2,12 +2,11 @@
 
 import json
 
-import pandas as pd
-
 from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.data.manifest import load_classes
 from starrec.data.records import read_labels_and_ids, read_records
+from starrec.evaluation.predictions import read_predictions
 from starrec.evaluation.visualize import pick_examples, write_visuals
 from starrec.params import load_params
 from starrec.stage import run_stage
@@ -16,13 +15,13 @@ from starrec.train.model_file import load_model
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    labels, ids = read_labels_and_ids(paths.SPLIT / "test")
-    predictions = pd.read_csv(paths.PREDICTIONS, keep_default_na=False, dtype={"actual": str, "predicted": str})
+    labels, ids = read_labels_and_ids(paths.TEST_SPLIT)
+    predictions = read_predictions(paths.PREDICTIONS)
     split_counts = json.loads(paths.SPLIT_COUNTS.read_text(encoding="utf-8"))
     with atomic_path(paths.VISUALS) as out:
         ranges = write_visuals(
             load_model(paths.MODEL),
-            read_records(paths.SPLIT / "test", params.image.size),
+            read_records(paths.TEST_SPLIT, params.image.size),
             labels,
             ids,
             load_classes(paths.INTERIM),

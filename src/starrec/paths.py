@@ -8,6 +8,7 @@ INTERIM = Path("data/interim")
 RECORDS = INTERIM / "records"
 MANIFEST = INTERIM / "manifest.csv"
 SPLIT = Path("data/processed/split")
+TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT = SPLIT / "train", SPLIT / "val", SPLIT / "test"
 AUGMENTED = Path("data/processed/augmented")
 AUGMENTED_TRAIN = AUGMENTED / "train"
 NORMALIZATION = AUGMENTED / "normalization.json"

@@ -26,6 +26,7 @@ from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.compare import SCORE_NAMES, compare, points
+from starrec.evaluation.predictions import read_predictions
 from starrec.evaluation.runs import WORKSPACE, load_run, params_diff, read_params, read_text
 
 matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class names): never mathtext
@@ -171,7 +172,7 @@ def confusion_matrix(name: str) -> bytes | None:
     predictions, classes = _read(name, paths.PREDICTIONS), _json(name, paths.INTERIM / "classes.json")
     if predictions is None or classes is None:
         return None
-    rows = pd.read_csv(io.StringIO(predictions), dtype=str, keep_default_na=False)
+    rows = read_predictions(io.StringIO(predictions))
     counts = pd.crosstab(rows["actual"], rows["predicted"]).reindex(index=classes, columns=classes, fill_value=0)
     size = max(4.0, 0.45 * len(classes) + 2)
     figure = Figure(figsize=(size, size), dpi=100)

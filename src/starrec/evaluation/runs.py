@@ -19,6 +19,7 @@ from dvc_data.index import DataIndexError
 
 from starrec import paths
 from starrec.errors import MissingInput, StarrecError
+from starrec.evaluation.predictions import read_predictions
 from starrec.params import Params
 
 WORKSPACE = "workspace"
@@ -86,7 +87,7 @@ def load_run(name: str) -> Run:
         params=read_params(name),
         kfold=read_json(paths.KFOLD),
         test=read_json(paths.TEST),
-        predictions=pd.read_csv(io.StringIO(read_text(name, str(paths.PREDICTIONS))), dtype=str, keep_default_na=False),
+        predictions=read_predictions(io.StringIO(read_text(name, str(paths.PREDICTIONS)))),
     )
 
 
