@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from serving import free_port
 
 RUNS = {
     "default_32": ({}, 32, 2048, 4),
@@ -69,12 +71,6 @@ def worker(name: str, mode: str, out: Path) -> None:
     )
     if is_chief(strategy):
         out.write_text(json.dumps({"images_per_s": round(_rate(n_images, times.seconds), 2)}))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run(name: str, workers: int, scratch: Path) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from serving import free_port as free_port  # re-exported: the tests' one free port
 from starrec.params import Params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.append(str(ROOT / "bench"))  # bench/service.py: starting the service, driving chromium
 
 
 ENV = {
@@ -67,20 +66,13 @@ def copy_project(repo: Path, overrides: dict) -> Path:
     return repo
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that is free now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def browser():
     """A real headless Chromium (Debian's chromium + chromium-driver) driven by Selenium.
 
     Without them, the test is skipped with the reason, except in CI (CI set), where
     .ci/run installs them and a missing browser fails."""
-    from service import chromium_driver
+    from serving import chromium_driver
 
     driver = chromium_driver()
     if driver is None:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
-from service import abuse, start_service
+from serving import abuse, start_service
 from starrec.params import FacesParams
 from starrec.ship.export import export_model
 from starrec.train.model_file import ModelInfo, load_model, save_model
