@@ -6,7 +6,7 @@ from starrec.atomic import write_csv, write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import read_labels_and_ids, read_records
 from starrec.evaluation.evaluate import evaluate
-from starrec.evaluation.inference import predict_labels
+from starrec.evaluation.inference import labels_and_probabilities
 from starrec.params import load_params
 from starrec.stage import run_stage
 from starrec.train.model_file import load_model
@@ -15,7 +15,7 @@ from starrec.train.model_file import load_model
 def main() -> None:
     params = load_params(paths.PARAMS)
     test = paths.TEST_SPLIT
-    labels, probabilities = predict_labels(load_model(paths.MODEL), read_records(test, params.image.size))
+    labels, probabilities = labels_and_probabilities(load_model(paths.MODEL), read_records(test, params.image.size))
     ids, classes = read_labels_and_ids(test)[1], load_classes(paths.INTERIM)
     result = evaluate(labels, probabilities, ids, classes, params.evaluate.bootstrap_resamples, params.seed)
     write_json(paths.TEST, result.report)

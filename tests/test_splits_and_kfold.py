@@ -8,7 +8,7 @@ from starrec.atomic import write_json
 from starrec.data.records import write_shards
 from starrec.data.split import SplitError, split_counts, split_indices, write_splits
 from starrec.errors import MissingInput
-from starrec.evaluation import fold as kfold
+from starrec.evaluation import fold as fold_stage
 from starrec.evaluation.fold import KFoldError, fold_indices, train_folds
 from starrec.evaluation.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
 
@@ -169,7 +169,7 @@ def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_
     images, labels = tiny_arrays
     p = tiny_params
     straight = cross_validate(images, labels, p, data_id="d").report()
-    real_predict, trainings = kfold.predict_labels, []
+    real_predict, trainings = fold_stage.labels_and_probabilities, []
 
     def crash_in_second_fold(model, examples):
         if len(trainings) == 1:
@@ -177,12 +177,12 @@ def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_
         trainings.append(1)
         return real_predict(model, examples)
 
-    monkeypatch.setattr(kfold, "predict_labels", crash_in_second_fold)
+    monkeypatch.setattr(fold_stage, "labels_and_probabilities", crash_in_second_fold)
     with pytest.raises(KeyboardInterrupt):
         cross_validate(images, labels, p, backup_dir=tmp_path / "b", data_id="d")
     assert sorted(path.name for path in (tmp_path / "b").glob("*.json")) == ["fold-0.json"]
-    real_fit, fits = kfold.fit, []
-    monkeypatch.setattr(kfold, "predict_labels", real_predict)
-    monkeypatch.setattr(kfold, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    real_fit, fits = fold_stage.fit, []
+    monkeypatch.setattr(fold_stage, "labels_and_probabilities", real_predict)
+    monkeypatch.setattr(fold_stage, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
     resumed = cross_validate(images, labels, p, backup_dir=tmp_path / "b", data_id="d").report()
     assert len(fits) == 2 and resumed == straight and not (tmp_path / "b").exists()

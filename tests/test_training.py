@@ -9,7 +9,7 @@ import pytest
 from conftest import fit_arrays as train
 from conftest import from_arrays, replace
 from starrec.data.datasets import resolve_batch_size
-from starrec.evaluation.inference import predict_labels
+from starrec.evaluation.inference import labels_and_probabilities
 from starrec.params import MomentumSchedule
 from starrec.train.model_file import load_model
 from starrec.train.network import build_model
@@ -70,8 +70,8 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path, tiny_params, tiny_a
     model, _ = train(tiny_params, *tiny_arrays)
     model.save(tmp_path / "model.keras")
     reloaded = load_model(tmp_path / "model.keras")
-    _, before = predict_labels(model, from_arrays(*tiny_arrays))
-    _, after = predict_labels(reloaded, from_arrays(*tiny_arrays))
+    _, before = labels_and_probabilities(model, from_arrays(*tiny_arrays))
+    _, after = labels_and_probabilities(reloaded, from_arrays(*tiny_arrays))
     np.testing.assert_allclose(before, after, rtol=1e-6)
     assert reloaded.get_layer("grayscale") is not None
 

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from starrec.atomic import write_json
 from starrec.data.augment import with_augmented_copies
 from starrec.errors import StarrecError
-from starrec.evaluation.inference import predict_labels
+from starrec.evaluation.inference import labels_and_probabilities
 from starrec.evaluation.kfold import score
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.train.preprocess import normalization_stats
@@ -144,7 +144,7 @@ def train_folds(
             data_id=f"{expected} fold {number}",
             strategy=strategy,
         )
-        truth, probabilities = predict_labels(model, test)
+        truth, probabilities = labels_and_probabilities(model, test)
         predicted = probabilities.argmax(axis=1)
         return {
             "fold": number,

@@ -9,7 +9,7 @@ import tensorflow as tf
 from starrec.data.datasets import batches
 
 
-def predict_labels(
+def labels_and_probabilities(
     model: keras.Model, examples: tf.data.Dataset, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, class probabilities) for every example, in order."""
