@@ -18,6 +18,8 @@ import os
 import unicodedata
 from pathlib import PurePath
 
+from starrec.atomic import FORMULA_STARTS  # a spreadsheet formula's first characters: encoded in a name
+
 IGNORED_NAMES = frozenset(
     {
         "__macosx",  # macOS archive metadata
@@ -46,8 +48,6 @@ def has_ignored_part(path: PurePath) -> bool:
 
 UNSAFE_CHARACTERS = frozenset('<>&"`$\\{}')
 """Syntax to HTML (``<>&"``), matplotlib's mathtext (``$\\{}``) or a shell (`````): percent-encoded in names."""
-FORMULA_STARTS = frozenset("=+-@")
-"""A CSV cell starting with one of these is a formula to a spreadsheet: encoded as a name's first character."""
 
 
 def _percent(character: str) -> str:
@@ -56,7 +56,8 @@ def _percent(character: str) -> str:
 
 def safe_name(name: str) -> str:
     """``name`` with each byte that is not valid UTF-8, each control or :data:`UNSAFE_CHARACTERS`
-    character, and a leading :data:`FORMULA_STARTS` character written as ``%XX``; a safe name is unchanged."""
+    character, and a leading :data:`starrec.atomic.FORMULA_STARTS` character written as ``%XX``; a safe
+    name is unchanged."""
     text = os.fsencode(name).decode("utf-8", "surrogateescape")
     parts = []
     for position, character in enumerate(text):
