@@ -1,123 +1,139 @@
-"""Training speed: the project's path against plain Keras and a bare tf.function step.
+"""Training speed as a user feels it: the train stage run by `dvc repro train` against plain Keras scripts.
 
-For one network, image size and precision, the same model (``build_model``),
-optimiser and batch size are trained three ways on the same images:
+For one network, image size and precision, on the same generated photos
+(``data.source: synthetic``, 5 classes; 720 training and 120 validation images):
 
-- ``project``: ``starrec.train.training.fit`` on TFRecords, as the train stage runs it;
-- ``keras_fit``: plain ``model.fit`` on in-memory float32 arrays;
-- ``bare_step``: a ``tf.function`` train step over pre-made batches.
+- ``stage``: ``dvc repro train`` in a copy of the project. An epoch's seconds are
+  the time between two of its ``epoch N/E`` lines: training, validation, dvclive,
+  the backup, every callback.
+- ``plain_fit``: ``bench/plain_keras.py`` (no project code): ``model.fit`` with
+  validation each epoch, run as a user's script runs, with TensorFlow's default
+  CPU allocator.
+- ``plain_fit_bfc``: the same with ``TF_CPU_ALLOCATOR_USE_BFC=true``, the allocator
+  the stage sets (``starrec/__init__.py``).
+- ``plain_bare_step``: ``bench/plain_keras.py --bare-step``: a ``tf.function`` step
+  over ready batches, no validation, with the BFC allocator (the fastest plain path).
 
-Each reports images/s as the median over the epochs after the first (tracing).
+images/s = training images / the median of the epochs' seconds after the first
+(the first traces the functions).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
-import tensorflow as tf
+import yaml
 
-from starrec.data.datasets import steps_per_epoch
-from starrec.data.download import synthetic_image
-from starrec.data.records import read_records, write_shards
-from starrec.params import Params
-from starrec.train.preprocess import normalization_stats
-from starrec.train.training import compiled_model, fit, set_determinism
+from starrec.params import Params  # the set-up of the stage's copy; plain_keras.py imports no project code
 
-
-class EpochTimes(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
+ROOT = Path(__file__).resolve().parents[1]
+PLAIN = ROOT / "bench" / "plain_keras.py"
+CLASSES, PER_CLASS = 5, 200
+SPLIT = {"train": 0.72, "val": 0.12, "test": 0.16}
+"""720 training and 120 validation images of 1,000."""
+ALLOCATOR = "TF_CPU_ALLOCATOR_USE_BFC"
+UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+"""Each line as it is printed: its time is the epoch's end."""
 
 
-def synthetic_set(n_images: int, size: int, num_classes: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """``n_images`` generated RGB images of ``size`` px and their labels (seed 0, classes in turn)."""
-    rng = np.random.default_rng(0)
-    labels = np.arange(n_images, dtype=np.int64) % num_classes
-    return np.stack([synthetic_image(int(c), num_classes, rng, size=size) for c in labels]), labels
+def project_copy(target: Path) -> Path:
+    """The project's files (those git would add), committed in a new git repository at ``target``."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()  # fmt: skip
+    for name in names:
+        if (ROOT / name).is_file() and name not in ("dvc.lock", "params.yaml"):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "project"]):  # dvclive needs a commit
+        subprocess.run(["git", *command], cwd=target, check=True)
+    return target
 
 
-def _rate(n_images: int, seconds: list[float]) -> float:
-    return n_images / statistics.median(seconds[1:])
+def stage_params(overrides: dict, size: int, epochs: int, precision: str) -> dict:
+    """The schema's defaults with the case's network and these photos."""
+    params = dataclasses.asdict(Params())
+    params["data"].update(source="synthetic", synthetic_classes=CLASSES, synthetic_per_class=PER_CLASS)
+    params["image"]["size"] = size
+    params["split"].update(SPLIT)
+    params["augment"]["copies"] = 0
+    params["model"].update(overrides.get("model", {}))
+    params["train"].update(overrides.get("train", {}), epochs=epochs, precision=precision)
+    return params
 
 
-def _model(params: Params, images: np.ndarray, num_classes: int) -> keras.Model:
-    set_determinism(params.seed)
-    stats = normalization_stats([images], params.augment.grayscale)
-    steps = steps_per_epoch(params.train, len(images))
-    return compiled_model(images.shape[1], num_classes, stats, params.model, params.train, steps)
+def timed_lines(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> list[tuple[float, str]]:
+    """Run ``command``; each line of its output with the time it arrived (raises if it failed)."""
+    lines = []
+    with open(log, "w") as record:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, bufsize=1)  # fmt: skip
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append((time.perf_counter(), line))
+            record.write(line)
+            record.flush()
+    if process.wait() != 0:
+        raise RuntimeError(f"{' '.join(command)} failed; see {log}")
+    return lines
 
 
-def project_rate(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int, scratch: Path) -> float:
-    records = scratch / f"speed-{images.shape[1]}-{len(images)}"
-    if not records.exists():
-        write_shards(zip(images, labels, (str(i) for i in range(len(labels)))), records, 1000)
-    times = EpochTimes()
-    stats = normalization_stats([images], params.augment.grayscale)
-    fit(
-        read_records(records, images.shape[1]), len(labels), num_classes, stats,
-        params.model, params.train, params.seed, callbacks=[times], verbose=0,
-    )  # fmt: skip
-    return _rate(len(labels), times.seconds)
+def rate(images: int, epoch_seconds: list[float]) -> float:
+    return round(images / statistics.median(epoch_seconds[1:]), 2)
 
 
-def keras_fit_rate(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-    model, times = _model(params, images, num_classes), EpochTimes()
-    model.fit(
-        images.astype(np.float32), labels, batch_size=params.train.batch_size, epochs=params.train.epochs,
-        callbacks=[times], verbose=0,
-    )  # fmt: skip
-    return _rate(len(labels), times.seconds)
+def stage_rate(repo: Path, params: dict) -> tuple[float, int]:
+    """images/s of ``dvc repro train`` with ``params``, and its training images."""
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **UNBUFFERED}
+    lines = timed_lines(["dvc", "repro", "train"], repo, env, repo / "stage.log")
+    ends = [when for when, line in lines if re.match(r"epoch \d+/\d+:", line)]
+    images = int(next(re.search(r"training on (\d+) images", line)[1] for _, line in lines if "training on" in line))
+    first = next(when for when, line in lines if "training on" in line)
+    return rate(images, [b - a for a, b in zip([first, *ends], ends)]), images
 
 
-def bare_step_rate(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-    model = _model(params, images, num_classes)
-    loss_function, optimizer = model.loss, model.optimizer
-    batch = params.train.batch_size
-    batches = [
-        (tf.constant(images[i : i + batch], tf.float32), tf.constant(labels[i : i + batch]))
-        for i in range(0, len(labels), batch)
-    ]
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_function(y, model(x, training=True)) + sum(model.losses)
-            scaled = optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    seconds = []
-    for _ in range(params.train.epochs):
-        started = time.perf_counter()
-        for x, y in batches:
-            loss = step(x, y)
-        float(loss)  # wait for the last step
-        seconds.append(time.perf_counter() - started)
-    return _rate(len(labels), seconds)
+def plain_rate(repo: Path, params: dict, images: int, bare_step: bool, allocator: str) -> float:
+    """images/s of bench/plain_keras.py on the copy's photos (data/raw) with the stage's network and counts."""
+    model, train = params["model"], params["train"]
+    total = CLASSES * PER_CLASS
+    command = [
+        sys.executable, str(PLAIN), "data/raw", "--size", str(params["image"]["size"]), "--train", str(images),
+        "--val", str(round(total * SPLIT["val"])), "--epochs", str(train["epochs"]),
+        "--precision", train["precision"], "--filters",
+        *map(str, model["conv_filters"]), "--kernel", str(model["kernel_size"]), "--dense",
+        *map(str, model["dense_units"]), "--batch", str(train["batch_size"]), "--learning-rate",
+        str(train["learning_rate"]), *(["--bare-step"] if bare_step else []),
+    ]  # fmt: skip
+    env = {name: value for name, value in os.environ.items() if name != ALLOCATOR} | {ALLOCATOR: allocator}
+    lines = timed_lines(command, repo, env, repo / "plain.log")
+    result = json.loads(lines[-1][1])
+    return rate(result["images"], result["epoch_seconds"])
 
 
-def measure(params: Params, images: np.ndarray, labels: np.ndarray, num_classes: int, scratch: Path) -> dict:
-    """images/s of the three paths and the project's ratio to each."""
+def measure(overrides: dict, size: int, epochs: int, precision: str, scratch: Path) -> dict:
+    """The four paths' images/s and the stage's ratio to each plain one."""
+    repo = project_copy(scratch / f"speed-{size}-{precision}")
+    params = stage_params(overrides, size, epochs, precision)
+    stage, images = stage_rate(repo, params)
     rates = {
-        "project": project_rate(params, images, labels, num_classes, scratch),
-        "keras_fit": keras_fit_rate(params, images, labels, num_classes),
-        "bare_step": bare_step_rate(params, images, labels, num_classes),
+        "stage": stage,
+        "plain_fit": plain_rate(repo, params, images, bare_step=False, allocator="false"),
+        "plain_fit_bfc": plain_rate(repo, params, images, bare_step=False, allocator="true"),
+        "plain_bare_step": plain_rate(repo, params, images, bare_step=True, allocator="true"),
     }
-    rates = {name: round(value, 2) for name, value in rates.items()}
+    shutil.rmtree(repo)
     return {
+        "images": images,
+        "epochs": epochs,
         "images_per_s": rates,
-        "project_vs_keras_fit": round(rates["project"] / rates["keras_fit"], 3),
-        "project_vs_bare_step": round(rates["project"] / rates["bare_step"], 3),
+        **{f"stage_vs_{name}": round(stage / value, 3) for name, value in rates.items() if name != "stage"},
     }

@@ -7,8 +7,11 @@ Environment: DROPOUT (default 0.3); BACKUP, a backup folder for the chief; CRASH
 an epoch after which the chief exits (its backup written).
 """
 
+import contextlib
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -20,6 +23,7 @@ from conftest import fit_arrays, from_arrays, replace
 from starrec.data.download import synthetic_image
 from starrec.params import parse_params
 from starrec.train.distribute import is_chief, make_strategy
+from starrec.train.resume import BACKUP_FILE
 
 
 class Crash(keras.callbacks.Callback):
@@ -29,7 +33,19 @@ class Crash(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch == self.epoch:
+            wait_for_backup(Path(os.environ["BACKUP"]) / BACKUP_FILE, epoch + 1)  # written in the background
             os._exit(3)  # like a kill: no clean-up
+
+
+def wait_for_backup(path: Path, epochs: int, seconds: float = 60) -> None:
+    """Until ``path`` holds the backup after ``epochs`` epochs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, KeyError, ValueError), np.load(path) as saved:
+            if json.loads(str(saved["state"]))["epoch"] == epochs:
+                return
+        time.sleep(0.01)
+    raise SystemExit(f"no backup of epoch {epochs} in {path}")
 
 
 def main(mode: str, epochs: int, out: Path) -> None:
@@ -46,7 +62,13 @@ def main(mode: str, epochs: int, out: Path) -> None:
             "seed": 7,
             "image": {"size": 16},
             "model": {"conv_filters": [4], "dense_units": [8], "dropout": float(os.environ.get("DROPOUT", "0.3"))},
-            "train": {"epochs": epochs, "batch_size": 5, "learning_rate": 0.01, "precision": "float32"},
+            "train": {
+                "epochs": epochs,
+                "batch_size": 5,
+                "learning_rate": 0.01,
+                "precision": "float32",
+                "backup_every_s": 0,
+            },
         }
     )
     params = replace(params, "train", early_stopping_patience=2)

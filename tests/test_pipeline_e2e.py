@@ -25,7 +25,7 @@ TINY = {
     "image": {"size": 16, "shard_size": 16},
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
-    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
+    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9, "backup_every_s": 0},
     "kfold": {"k": 2, "parts": [0, 1]},
 }
 

@@ -3,3 +3,6 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's C++ info lines; warnings and errors still show
+# TensorFlow's BFC allocator keeps freed CPU buffers for reuse; the default one returns buffers of over 32 MB to
+# the kernel, which zeroes them again for the next step: 1.2-1.5x slower training at 140 px (docs/benchmarks.md).
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")

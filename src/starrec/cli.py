@@ -11,6 +11,7 @@ from pathlib import Path
 
 from starrec import paths
 from starrec.errors import StarrecError
+from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import render_params_yaml
 from starrec.stage import describe
 
@@ -19,17 +20,10 @@ def summary() -> str:
     """Test accuracy and macro F1 with their 95 % intervals, and the K-fold mean ± std, from the metrics files."""
     test = json.loads(paths.TEST.read_text(encoding="utf-8"))
     kfold = json.loads(paths.KFOLD.read_text(encoding="utf-8"))
-    accuracy, f1 = kfold["accuracy"], kfold["f1_macro"]
-
-    def with_interval(name: str) -> str:
-        interval = test["ci95"][name]
-        return f"{test[name]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
-
     return (
-        f"test: accuracy {with_interval('accuracy')}, macro F1 {with_interval('f1_macro')} "
+        f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
         f"({test['n_examples']} images; 95 % intervals)\n"
-        f"{kfold['k']}-fold: accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
-        f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
+        f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"
     )
 
 

@@ -158,6 +158,9 @@ class TrainParams:
     early_stopping_patience: int = param(
         0, "epochs without val_loss improvement before stopping (0: off)", low=0, high=100_000
     )
+    backup_every_s: float = param(
+        60.0, "least seconds between two backups of the training state (0: after every epoch)", low=0.0, high=1e9
+    )
     tensorboard: bool = param(False, "write TensorBoard logs to logs/")
     precision: str = param(
         "auto",

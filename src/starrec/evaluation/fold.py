@@ -17,7 +17,6 @@ the data, never on its part, so any split into parts gives the same report.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -28,14 +27,13 @@ import tensorflow as tf
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
-from starrec.atomic import write_json
 from starrec.data.augment import with_augmented_copies
 from starrec.errors import StarrecError
 from starrec.evaluation.inference import labels_and_probabilities
 from starrec.evaluation.kfold import score
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.train.preprocess import normalization_stats
-from starrec.train.resume import fingerprint
+from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
 from starrec.train.training import fit
 
 
@@ -81,13 +79,6 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {(logs or {}).get('loss', float('nan')):.4f}")
 
 
-def _finished_fold(path: Path, expected: str) -> dict | None:
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    return saved if saved["fingerprint"] == expected else None
-
-
 def train_folds(
     examples: tf.data.Dataset,
     labels: np.ndarray,
@@ -123,7 +114,7 @@ def train_folds(
     def subset(keep) -> tf.data.Dataset:
         return indexed.filter(lambda index, _: keep(tf.gather(table, index))).map(lambda _, example: example)
 
-    expected = fingerprint(augment, model_params, train_params, seed, k, data_id)
+    expected = fingerprint(augment, model_params, result_params(train_params), seed, k, data_id)
 
     def run_fold(number: int, n_train: int, test_index: np.ndarray, bar: tqdm) -> dict:
         """Train on every fold but ``number``, predict ``number``: its predictions and score."""
@@ -159,12 +150,12 @@ def train_folds(
     with tqdm(total=len(mine), desc=f"k-fold part {part}", unit="fold") as bar:
         for number in mine:
             train_index, test_index = folds[number]
-            saved = backup_dir and _finished_fold(backup_dir / f"fold-{number}.json", expected)
+            saved = backup_dir and load_finished(backup_dir / f"fold-{number}.json", expected)
             if not saved:
-                saved = {"fingerprint": expected, **run_fold(number, len(train_index), test_index, bar)}
+                saved = run_fold(number, len(train_index), test_index, bar)
                 if backup_dir:
-                    write_json(backup_dir / f"fold-{number}.json", saved)
-            results.append({name: value for name, value in saved.items() if name != "fingerprint"})
+                    save_finished(backup_dir / f"fold-{number}.json", expected, saved)
+            results.append(saved)
             bar.update()
     if backup_dir:
         shutil.rmtree(backup_dir, ignore_errors=True)

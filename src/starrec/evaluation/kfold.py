@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from starrec.errors import MissingInput, StarrecError
+from starrec.evaluation.formatting import mean_std
 
 SCORES = ("accuracy", "f1_macro")
 
@@ -80,11 +81,7 @@ class CrossValidation:
     def summary_line(self) -> str:
         """``k=5 accuracy 0.9861 ± 0.0044, macro F1 0.9861 ± 0.0044``"""
         summary = summarize_folds(self.folds)
-        accuracy, f1 = summary["accuracy"], summary["f1_macro"]
-        return (
-            f"k={len(self.folds)} accuracy {accuracy['mean']:.4f} ± {accuracy['std']:.4f}, "
-            f"macro F1 {f1['mean']:.4f} ± {f1['std']:.4f}"
-        )
+        return f"k={len(self.folds)} accuracy {mean_std(summary['accuracy'])}, macro F1 {mean_std(summary['f1_macro'])}"
 
 
 def load_parts(directory: Path, parts: list[int]) -> list[dict]:

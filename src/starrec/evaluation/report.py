@@ -26,6 +26,7 @@ from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.compare import SCORE_NAMES, compare, points
+from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.evaluation.predictions import read_predictions
 from starrec.evaluation.runs import WORKSPACE, load_run, params_diff, read_params, read_text
 
@@ -49,10 +50,7 @@ def _json(name: str, path: Path) -> dict | None:
 
 
 def _with_interval(scores: dict | None, key: str) -> str:
-    if scores is None:
-        return "-"
-    interval = scores["ci95"][key]
-    return f"{scores[key]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
+    return "-" if scores is None else with_interval(scores, key)
 
 
 def _get(tree: dict | None, *keys: str):
@@ -112,7 +110,7 @@ def metrics_section(baseline: str) -> str:
     for key, title in SCORE_NAMES.items():
 
         def fold_cell(kfold: dict | None, key=key) -> str:
-            return "-" if kfold is None else f"{kfold[key]['mean']:.4f} ± {kfold[key]['std']:.4f}"
+            return "-" if kfold is None else mean_std(kfold[key])
 
         old, new = kfolds[baseline], kfolds[WORKSPACE]
         k = (new or old or {}).get("k", "K")

@@ -1,8 +1,9 @@
 """Resume an interrupted training at its last finished epoch.
 
-After every epoch :class:`EpochBackup` writes one file, ``<directory>/backup.npz``,
-atomically: the model's variables (weights and the dropout layers' random
-states, which a ``.keras`` file does not keep), the optimiser's variables
+After an epoch (at most every ``train.backup_every_s`` seconds) :class:`EpochBackup`
+writes one file, ``<directory>/backup.npz``, atomically and in the background:
+the model's variables (weights and the dropout layers' random states, which a
+``.keras`` file does not keep), the optimiser's variables
 (step count, momentum deltas), the early-stopping state and the history so
 far, under a fingerprint of everything that determines the run. A run with
 the same fingerprint restores it and goes on with the next epoch; with the
@@ -12,16 +13,20 @@ with the same weights as an uninterrupted run. Another fingerprint discards it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from starrec.atomic import atomic_path
+from starrec.atomic import atomic_path, write_json
+from starrec.params import TrainParams
 
 BACKUP_FILE = "backup.npz"
 
@@ -29,6 +34,24 @@ BACKUP_FILE = "backup.npz"
 def fingerprint(*parts) -> str:
     """sha256 of the parts' ``repr`` (params dataclasses, counts, statistics, data hashes)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def result_params(train: TrainParams) -> TrainParams:
+    """``train`` without the keys that cannot change a result (``backup_every_s``): what a fingerprint takes."""
+    return dataclasses.replace(train, backup_every_s=0.0)
+
+
+def load_finished(path: Path, expected: str) -> dict | None:
+    """The result that :func:`save_finished` kept at ``path`` under fingerprint ``expected``; else None."""
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return saved if saved.pop("fingerprint") == expected else None
+
+
+def save_finished(path: Path, expected: str, result: dict) -> None:
+    """Keep a finished piece of a run (a fold's predictions) at ``path``, atomically, under ``expected``."""
+    write_json(path, {"fingerprint": expected, **result})
 
 
 @dataclass
@@ -64,8 +87,13 @@ def load_backup(directory: Path, expected: str) -> Backup | None:
 
 
 class EpochBackup(keras.callbacks.Callback):
-    """Writes the backup after every epoch; restores ``restored`` (if any) when training begins.
+    """Writes the backup after an epoch once ``every_s`` seconds passed since the last one (0: every epoch)
+    but the last of ``epochs``; restores ``restored`` (if any) when training begins.
 
+    The state is copied at the epoch's end and written by a background thread
+    while the next epoch trains (one write at a time; :meth:`join` waits for
+    it and raises its error). A run killed before it resumes from the
+    previous backup, which stays whole until the new one replaces it.
     Put it after the :class:`keras.callbacks.EarlyStopping` it saves, so that
     its ``on_train_begin`` runs after that callback's reset.
     """
@@ -76,13 +104,19 @@ class EpochBackup(keras.callbacks.Callback):
         expected: str,
         restored: Backup | None,
         early_stopping: keras.callbacks.EarlyStopping | None,
+        every_s: float = 0.0,
+        epochs: int | None = None,
     ):
         super().__init__()
         self.directory, self.expected, self.restored = directory, expected, restored
-        self.early_stopping = early_stopping
+        self.early_stopping, self.every_s, self.epochs = early_stopping, every_s, epochs
         self.history = {name: list(values) for name, values in restored.history.items()} if restored else {}
+        self.last_backup = time.monotonic()
+        self.writer: threading.Thread | None = None
+        self.error: BaseException | None = None
 
     def on_train_begin(self, logs=None):
+        self.last_backup = time.monotonic()
         backup = self.restored
         if backup is None:
             return
@@ -99,11 +133,13 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
+        if time.monotonic() - self.last_backup < self.every_s or epoch + 1 == self.epochs:
+            return  # not yet, or the last epoch: the finished fit removes the backup
         stopping = self.early_stopping
         state = {
             "fingerprint": self.expected,
             "epoch": epoch + 1,
-            "history": self.history,
+            "history": {name: list(values) for name, values in self.history.items()},
             "early_stopping": {}
             if stopping is None
             else {
@@ -113,12 +149,33 @@ class EpochBackup(keras.callbacks.Callback):
             },
         }
         arrays = {
-            "model": [v.numpy() for v in self.model.variables],
-            "optimizer": [v.numpy() for v in self.model.optimizer.variables],
+            "model": [np.array(v.numpy()) for v in self.model.variables],  # copies: training goes on
+            "optimizer": [np.array(v.numpy()) for v in self.model.optimizer.variables],
             "best": [] if stopping is None or stopping.best_weights is None else list(stopping.best_weights),
         }
         state["counts"] = {prefix: len(values) for prefix, values in arrays.items()}
         flat = {f"{prefix}_{i}": value for prefix, values in arrays.items() for i, value in enumerate(values)}
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.directory / BACKUP_FILE) as temporary, open(temporary, "wb") as stream:
-            np.savez(stream, state=np.asarray(json.dumps(state)), **flat)
+        self.join()
+        self.writer = threading.Thread(target=self._write, args=(state, flat), name="starrec-backup")
+        self.writer.start()
+        self.last_backup = time.monotonic()
+
+    def on_train_end(self, logs=None):
+        self.join()
+
+    def join(self) -> None:
+        """Wait for the backup being written; raise its error, if it had one."""
+        if self.writer is not None:
+            self.writer.join()
+            self.writer = None
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+    def _write(self, state: dict, flat: dict) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.directory / BACKUP_FILE) as temporary, open(temporary, "wb") as stream:
+                np.savez(stream, state=np.asarray(json.dumps(state)), **flat)
+        except BaseException as error:  # re-raised in the training thread by join()
+            self.error = error

@@ -27,7 +27,7 @@ from starrec.train.distribute import DistributeError, broadcast_from_chief, is_m
 from starrec.train.network import build_model
 from starrec.train.optim import make_optimizer
 from starrec.train.preprocess import NormalizationStats
-from starrec.train.resume import EpochBackup, fingerprint, load_backup
+from starrec.train.resume import EpochBackup, fingerprint, load_backup, result_params
 
 
 class TrainingDiverged(StarrecError, RuntimeError):
@@ -156,7 +156,7 @@ def fit(
     ``val_accuracy``, ``learning_rate`` and ``momentum``.
 
     The image size is the examples' own (their ``image`` is size x size x 3).
-    With ``backup_dir``, every epoch is backed up there and a run with the
+    With ``backup_dir``, epochs are backed up there (``train.backup_every_s``) and a run with the
     same params, statistics and ``data_id`` (a hash of the data) resumes
     after the last backed-up epoch (other workers take the chief's state); a
     finished fit removes the backup. Callbacks with ``replay_epoch(epoch,
@@ -178,9 +178,10 @@ def fit(
     restored = None
     backups = []
     if backup_dir is not None:
-        expected = fingerprint(model_params, train_params, seed, n_train, num_classes, stats, data_id)
+        expected = fingerprint(model_params, result_params(train_params), seed, n_train, num_classes, stats, data_id)
         restored = load_backup(backup_dir, expected)
-        backups.append(EpochBackup(backup_dir, expected, restored, early_stopping))
+        every_s, last = train_params.backup_every_s, train_params.epochs
+        backups.append(EpochBackup(backup_dir, expected, restored, early_stopping, every_s, last))
     history = keras.callbacks.History()
     progress = [EpochLine(n_train, train_params.epochs)] if verbose else []
     callback_list = keras.callbacks.CallbackList(
@@ -197,7 +198,8 @@ def fit(
     )
     if verbose:
         print(
-            f"training in {resolve_precision(train_params.precision)} (train.precision: {train_params.precision})"
+            f"training on {n_train} images in {resolve_precision(train_params.precision)}"
+            f" (train.precision: {train_params.precision})"
             f" on {strategy.num_replicas_in_sync} replica(s) (train.distribute)"
         )
     callback_list.on_train_begin()
@@ -219,7 +221,7 @@ def fit(
         validation = None
         if val_examples is not None:
             validation = strategy.experimental_distribute_dataset(_sharded_by_data(batches(val_examples, batch_size)))
-        with _lost_workers_reported(strategy):
+        with _lost_workers_reported(strategy), _backups_joined(backups):
             for epoch in epochs:
                 callback_list.on_epoch_begin(epoch)
                 logs = _named(steps_of.train_epoch(iterator, tf.constant(steps, tf.int64)), "")
@@ -235,6 +237,18 @@ def fit(
     if backup_dir is not None:
         shutil.rmtree(backup_dir, ignore_errors=True)
     return model, history
+
+
+@contextlib.contextmanager
+def _backups_joined(backups: list[EpochBackup]):
+    """On an error, the backup being written is finished first (the next run resumes from it)."""
+    try:
+        yield
+    except BaseException:
+        for backup in backups:
+            with contextlib.suppress(Exception):
+                backup.join()
+        raise
 
 
 @contextlib.contextmanager
