@@ -1,7 +1,11 @@
 """Splits are stratified, seeded and keep duplicates together; K-fold as in the lecture."""
 
+import io
+import re
+
 import numpy as np
 import pytest
+from tqdm import tqdm
 
 from conftest import from_arrays, read_arrays
 from starrec.atomic import write_json
@@ -186,3 +190,12 @@ def test_kfold_resumes_at_the_first_unfinished_fold(tmp_path, tiny_params, tiny_
     monkeypatch.setattr(fold_stage, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
     resumed = cross_validate(images, labels, p, backup_dir=tmp_path / "b", data_id="d").report()
     assert len(fits) == 2 and resumed == straight and not (tmp_path / "b").exists()
+
+
+def test_the_folds_progress_bar_shows_each_epochs_loss_and_speed():
+    out = io.StringIO()
+    with tqdm(total=2, file=out) as bar:
+        progress = fold_stage.EpochProgress(bar, epochs=3, images_per_epoch=720)
+        progress.on_epoch_begin(1)
+        progress.on_epoch_end(1, {"loss": 0.25})
+    assert re.search(r"epoch 2/3, loss 0\.2500, [0-9.]+ images/s", out.getvalue())

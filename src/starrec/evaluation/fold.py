@@ -18,6 +18,7 @@ the data, never on its part, so any split into parts gives the same report.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -69,14 +70,20 @@ def fold_indices(
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Shows the epoch inside the current fold on the folds' progress bar."""
+    """Shows the epoch inside the current fold, its loss and its training images per second on the folds'
+    progress bar."""
 
-    def __init__(self, bar: tqdm, epochs: int):
+    def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int):
         super().__init__()
-        self.bar, self.epochs = bar, epochs
+        self.bar, self.epochs, self.images_per_epoch = bar, epochs, images_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {(logs or {}).get('loss', float('nan')):.4f}")
+        rate = self.images_per_epoch / (time.perf_counter() - self.started)
+        loss = (logs or {}).get("loss", float("nan"))
+        self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}, {rate:.1f} images/s")
 
 
 def train_folds(
@@ -121,15 +128,16 @@ def train_folds(
         train = subset(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
         test = subset(lambda fold: fold == number)
         images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
+        images_per_epoch = n_train * (augment.copies + 1)
         model, _ = fit(
             with_augmented_copies(train, augment, seed),
-            n_train * (augment.copies + 1),
+            images_per_epoch,
             len(classes),
             normalization_stats(images, augment.grayscale),
             model_params,
             train_params,
             seed,
-            callbacks=[EpochProgress(bar, train_params.epochs)],
+            callbacks=[EpochProgress(bar, train_params.epochs, images_per_epoch)],
             verbose=0,
             backup_dir=backup_dir and backup_dir / f"fold-{number}",
             data_id=f"{expected} fold {number}",
