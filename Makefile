@@ -2,29 +2,35 @@
 # make test: same set-up, then the test suite (make test-fast: the unit tests only). make lint: ruff check + format check, mypy on src/.
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
+# make lock: requirements/{cpu,gpu,serve}.txt anew from pyproject.toml (uv; today's versions kept, UPGRADE=--upgrade
+# for the newest); make setup installs requirements/$(TENSORFLOW).txt with pip's hash checking.
 PYTHON ?= python3
 TENSORFLOW ?= cpu
-TENSORFLOW_VERSION := 2.21.0
-TENSORFLOW_PACKAGE_cpu := tensorflow-cpu==$(TENSORFLOW_VERSION)
-TENSORFLOW_PACKAGE_gpu := tensorflow[and-cuda]==$(TENSORFLOW_VERSION)
-TENSORFLOW_PACKAGE := $(or $(TENSORFLOW_PACKAGE_$(TENSORFLOW)),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW)))
+LOCKS := cpu gpu serve
+LOCK := requirements/$(or $(filter $(TENSORFLOW),cpu gpu),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW))).txt
+LOCK_DIR ?= requirements
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run test test-fast lint format bench clean tensorflow-package
+.PHONY: setup run test test-fast lint format bench clean lock
 
-tensorflow-package:  # the pip requirement TENSORFLOW selects (tests check that it resolves)
-	@echo '$(TENSORFLOW_PACKAGE)'
-
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	if ls $(VENV)/.installed* 2>/dev/null | grep -qv '^$(INSTALLED)$$'; then \
 		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; fi  # switching cpu <-> gpu
-	$(BIN)/python -m pip install --quiet -r requirements.txt "$(TENSORFLOW_PACKAGE)"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .  # setuptools comes from the lock
 	rm -f $(VENV)/.installed*
 	touch $(INSTALLED)
+
+lock: setup  # the extras of each lock: cpu/gpu = everything with that TensorFlow, serve = the lean service
+	for lock in $(LOCKS); do \
+		case $$lock in serve) extras="--extra serve";; *) extras="--extra pipeline --extra $$lock --extra dev";; esac; \
+		$(BIN)/uv pip compile pyproject.toml $$extras $(UPGRADE) --quiet --generate-hashes --no-header \
+			--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+			--output-file $(LOCK_DIR)/$$lock.txt || exit 1; \
+	done
 
 setup: $(INSTALLED)
 
@@ -32,8 +38,9 @@ run: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 	$(BIN)/starrec summary
 
-test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+TEST_WORKERS ?= 2
+test: setup  # TEST_WORKERS test files at a time (pytest-xdist; 0: one process)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not e2e and not slow"

@@ -38,7 +38,7 @@ def worker(name: str, mode: str, out: Path) -> None:
     from starrec.params import parse_params
     from starrec.train.distribute import is_chief, make_strategy
     from starrec.train.preprocess import normalization_stats
-    from starrec.train.training import fit
+    from starrec.train.training import RunOptions, TrainingData, fit
 
     strategy = make_strategy(mode)
     overrides, size, n_images, epochs = RUNS[name]
@@ -57,18 +57,8 @@ def worker(name: str, mode: str, out: Path) -> None:
     )
     times = EpochTimes()
     stats = normalization_stats([images], params.augment.grayscale)
-    fit(
-        examples,
-        n_images,
-        5,
-        stats,
-        params.model,
-        params.train,
-        params.seed,
-        callbacks=[times],
-        verbose=0,
-        strategy=strategy,
-    )
+    data = TrainingData(examples, n_images, 5, stats)
+    fit(data, params.model, params.train, params.seed, RunOptions(callbacks=[times], verbose=0, strategy=strategy))
     if is_chief(strategy):
         out.write_text(json.dumps({"images_per_s": round(_rate(n_images, times.seconds), 2)}))
 

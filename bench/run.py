@@ -8,7 +8,9 @@ and the lecture's network at 140 px, in float32 and (on a CPU that has it) mixed
 memory: each stage's peak RSS at N and 4N images of 140 px (bench/memory.py).
 distributed: images/s on 1 process and on 2 multi_worker processes on 127.0.0.1 (bench/distributed.py).
 service: latency of starrec serve, 200 uploads 8 at a time, and a screenshot of its page at
-docs/serve-page.png (bench/service.py; needs `dvc repro` first, for the model and photos).
+docs/serve-page.png (bench/service.py; needs `dvc repro` first, for the model and photos); service.lean:
+cold start, memory, install size and latency of model.keras and model.onnx with the full install and of
+model.onnx from a venv with only starrec[serve] (no TensorFlow).
 With --only, the other sections of an existing results file are kept.
 """
 
@@ -75,6 +77,7 @@ def main() -> None:
             results["distributed"] = distributed.measure()
         if args.only in (None, "service"):
             results["service"] = service.measure(Path("models/model.keras"), 200, 8, SCREENSHOT)
+            results["service"]["lean"] = service.lean(200, 8)
     results["seconds"] = round(time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,5 +1,6 @@
 """Stage export: models/model.keras as a SavedModel, ONNX and LiteRT in models/export, each run
-with its own runtime on test images -> metrics/export.json (largest probability differences)."""
+with its own runtime on test images -> metrics/export.json (largest probability differences; with
+export.quantize, the quantised LiteRT model's size and test accuracy against the float32 one)."""
 
 import numpy as np
 
@@ -8,7 +9,7 @@ from starrec.atomic import write_json
 from starrec.data.datasets import image_arrays
 from starrec.data.records import read_records
 from starrec.params import load_params
-from starrec.ship.export import export_model
+from starrec.ship.export import export_model, quantized_report
 from starrec.stage import run_stage
 from starrec.train.model_file import load_model, load_model_info
 
@@ -17,12 +18,22 @@ CHECKED_IMAGES = 256
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    model = load_model(paths.MODEL)
-    images, _ = image_arrays(read_records(paths.TEST_SPLIT, params.image.size), CHECKED_IMAGES)
-    copy, differences = export_model(model, load_model_info(paths.MODEL, model), paths.EXPORT, images)
+    model, quantize = load_model(paths.MODEL), params.export.quantize
+    test = read_records(paths.TEST_SPLIT, params.image.size)
+    images, _ = image_arrays(test, CHECKED_IMAGES)
+    calibration = None
+    if quantize == "int8":
+        training = read_records(paths.TRAIN_SPLIT, params.image.size)
+        calibration, _ = image_arrays(training, params.export.calibration_images)
+    info = load_model_info(paths.MODEL, model)
+    copy, differences = export_model(model, info, paths.EXPORT, images, quantize, calibration)
     trained, exported = (m(images.astype(np.float32)).numpy().argmax(axis=1) for m in (model, copy))
     agreement = float(np.mean(trained == exported))
-    write_json(paths.EXPORT_CHECK, {"max_abs_difference": differences, "top1_agreement": agreement})
+    report: dict = {"max_abs_difference": differences, "top1_agreement": agreement}
+    if quantize != "none":
+        report["quantized"] = quantized_report(paths.EXPORT, quantize, *image_arrays(test))
+        print(f"export: {report['quantized']}")
+    write_json(paths.EXPORT_CHECK, report)
     print(f"export: {', '.join(f'{n} {d:.1e}' for n, d in differences.items())}; top-1 as trained {agreement:.4f}")
 
 

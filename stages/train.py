@@ -3,13 +3,14 @@
 from starrec import paths
 from starrec.data.manifest import load_classes
 from starrec.data.records import content_hash, count_records, read_records
+from starrec.model_info import ModelInfo
 from starrec.params import load_params
 from starrec.stage import run_stage
 from starrec.train.distribute import is_chief, make_strategy
-from starrec.train.model_file import ModelInfo, save_model
+from starrec.train.model_file import save_model
 from starrec.train.preprocess import NormalizationStats
 from starrec.train.tensorboard import tensorboard_callbacks
-from starrec.train.training import LiveMetrics, fit
+from starrec.train.training import LiveMetrics, RunOptions, TrainingData, fit
 
 
 def main() -> None:
@@ -21,20 +22,17 @@ def main() -> None:
     callbacks = [LiveMetrics(paths.TRAIN_LIVE, paths.TRAIN_LIVE_PARTIAL)] if chief else []
     if chief and params.train.tensorboard:
         callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
-    model, history = fit(
+    data = TrainingData(
         examples,
         count_records(train),
         len(classes),
         NormalizationStats.load(paths.NORMALIZATION),
-        params.model,
-        params.train,
-        params.seed,
         val_examples=read_records(val, params.image.size),
-        callbacks=callbacks,
-        backup_dir=paths.BACKUPS / "train" if chief else None,
         data_id=content_hash(train, val),
-        strategy=strategy,
     )
+    backup_dir = paths.BACKUPS / "train" if chief else None
+    run = RunOptions(callbacks=callbacks, backup_dir=backup_dir, strategy=strategy)
+    model, history = fit(data, params.model, params.train, params.seed, run)
     if chief:
         save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
     print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")

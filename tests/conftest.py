@@ -31,6 +31,16 @@ ENV = {
 }
 """Commands of the tests: this venv first, a git identity for commits and `dvc exp run`."""
 
+LONGEST_FIRST = ("test_pipeline_e2e.py", "test_small_data_e2e.py", "test_serve.py", "test_distribute.py")
+"""The files that take longest (several minutes each on 2 cores), in that order."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first: `make test` hands whole files to its workers in collection order, so none of
+    them is left running alone at the end (each file's own tests keep their order)."""
+    rank = {name: number for number, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 def run(repo: Path, *command: str) -> str:
     """``command`` in ``repo``; its output, or the test fails with it."""
@@ -138,12 +148,12 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, ids=None):
 def fit_arrays(params, images, labels, **options):
     """Train on in-memory arrays with ``params`` (statistics from the images); returns (model, history)."""
     from starrec.train.preprocess import normalization_stats
-    from starrec.train.training import fit
+    from starrec.train.training import RunOptions, TrainingData, fit
 
     stats = normalization_stats([images], params.augment.grayscale)
-    examples = from_arrays(images, labels)
-    options = {"verbose": 0, **options}
-    return fit(examples, len(labels), 3, stats, params.model, params.train, params.seed, **options)
+    val_examples, data_id = options.pop("val_examples", None), options.pop("data_id", "")
+    data = TrainingData(from_arrays(images, labels), len(labels), 3, stats, val_examples, data_id)
+    return fit(data, params.model, params.train, params.seed, RunOptions(**{"verbose": 0, **options}))
 
 
 def read_arrays(directory: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

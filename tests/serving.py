@@ -28,10 +28,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_service(model: Path, log: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``starrec serve --model model *options`` on a free port; (process, URL) once /health answers."""
+def start_service(
+    model: Path, log: Path, *options: str, python: tuple[str | Path, ...] = (sys.executable,)
+) -> tuple[subprocess.Popen, str]:
+    """``starrec serve --model model *options`` on a free port, run by ``python`` (an interpreter and its
+    options); (process, URL) once /health answers."""
     port = free_port()
-    command = [sys.executable, "-m", "starrec.cli", "serve", "--model", str(model), "--port", str(port), *options]
+    command = [*map(str, python), "-m", "starrec.cli", "serve", "--model", str(model), "--port", str(port), *options]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -41,9 +44,30 @@ def start_service(model: Path, log: Path, *options: str) -> tuple[subprocess.Pop
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return process, url
         except httpx.TransportError:
-            time.sleep(0.3)
+            time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"starrec serve did not start:\n{log.read_text()}")
+
+
+def lean_venv(target: Path) -> Path:
+    """A new venv at ``target`` with only what ``pip install starrec[serve]`` brings: the wheel built from this
+    checkout, its dependencies from requirements/serve.txt with pip's hash checking (``--no-index`` for the
+    wheel proves that the lock holds every one). Returns its python."""
+    source, wheels = target.with_name(target.name + "-source"), target.with_name(target.name + "-wheel")
+    source.mkdir(parents=True)
+    for part in ("pyproject.toml", "README.md", "src"):
+        (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, source / part)
+    pip = [sys.executable, "-m", "pip", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, source], check=True)
+    (wheel,) = wheels.glob("starrec-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", target], check=True)
+    python = target / "bin" / "python"
+    lean = [python, "-m", "pip", "--quiet"]
+    subprocess.run([*lean, "install", "--require-hashes", "-r", ROOT / "requirements" / "serve.txt"], check=True)
+    subprocess.run([*lean, "install", "--no-index", f"{wheel}[serve]"], check=True)
+    shutil.rmtree(source)
+    shutil.rmtree(wheels)
+    return python
 
 
 def chromium_driver():

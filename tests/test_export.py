@@ -8,10 +8,20 @@ import pytest
 
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
+from starrec.model_info import ModelFileError, ModelInfo
 from starrec.params import FacesParams
 from starrec.ship.classifiers import load_classifier
-from starrec.ship.export import FORMATS, TOLERANCE, ExportMismatch, check_exports, export_model, float32_copy
-from starrec.train.model_file import ModelFileError, ModelInfo, save_model
+from starrec.ship.export import (
+    FORMATS,
+    QUANTIZED,
+    TOLERANCE,
+    ExportMismatch,
+    check_exports,
+    export_model,
+    float32_copy,
+    quantized_report,
+)
+from starrec.train.model_file import save_model
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
@@ -117,3 +127,28 @@ def test_a_damaged_or_unknown_export_is_refused(exported, tmp_path):
     (tmp_path / "starrec.json").unlink()
     with pytest.raises(ModelFileError, match=r"starrec.json: missing or invalid .*dvc repro -s export"):
         load_classifier(tmp_path / "model.onnx")
+
+
+@pytest.mark.parametrize("quantize", ["dynamic", "int8"])
+def test_a_quantised_litert_model_is_written_registered_and_measured(tmp_path, tiny_arrays, tiny_params, quantize):
+    images, labels = tiny_arrays
+    params = replace(tiny_params, "train", epochs=20, learning_rate=0.05, precision="float32")
+    model, _ = fit_arrays(params, images, labels)
+    out = tmp_path / "export"
+    export_model(model, ModelInfo(CLASSES, FacesParams()), out, images, quantize, calibration=images[::2])
+    name = QUANTIZED[quantize]
+    assert name in json.loads((out / "starrec.json").read_text())["sha256"]  # loaded like any export
+    classifier = load_classifier(out / name)
+    assert classifier.info.classes == CLASSES and classifier.probabilities(images[:2].astype(np.float32)).shape == (
+        2,
+        3,
+    )
+    report = quantized_report(out, quantize, images, labels)
+    assert report["mode"] == quantize and report["file"] == name and report["test_images"] == len(labels)
+    assert (
+        report["bytes"] == (out / name).stat().st_size
+        and report["float32_bytes"] == (out / "model.tflite").stat().st_size
+    )
+    float32 = np.asarray(model(images.astype(np.float32))).argmax(axis=1)
+    assert report["float32_accuracy"] == pytest.approx(np.mean(float32 == labels))
+    assert report["top1_agreement"] >= 0.9 and abs(report["accuracy"] - report["float32_accuracy"]) <= 0.1

@@ -24,6 +24,7 @@ def test_cpuinfo_fields_of_the_first_processor():
     assert hardware.parse_cpuinfo(text) == {"processor": "0", "model name": "Some CPU", "flags": "fpu avx512_bf16"}
 
 
+@pytest.mark.slow  # a new process that imports TensorFlow: make test, not make test-fast
 @pytest.mark.parametrize("users, expected", [(None, "true"), ("false", "false")])
 def test_starrec_picks_tensorflows_bfc_cpu_allocator_unless_the_user_chose(users, expected):
     """The default allocator gives big buffers back to the kernel every step: 1.2-1.5x slower at 140 px."""

@@ -1,9 +1,10 @@
-"""The GPU install variant resolves: the same TensorFlow with its CUDA libraries, alongside every
-other pinned requirement (issue #13; no GPU here, so nothing runs on one)."""
+"""The locked install (issue #21, item 1): requirements/{cpu,gpu,serve}.txt pin every package with its
+hashes, are what `make lock` makes of pyproject.toml today, and `make setup` installs them with pip's hash
+checking; the GPU variant is the same TensorFlow with its CUDA libraries (no GPU here: nothing runs on one)."""
 
-import json
+import re
+import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -11,27 +12,56 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
-
-def requirement(variant: str) -> str:
-    return subprocess.run(
-        ["make", "--no-print-directory", "-s", "tensorflow-package", f"TENSORFLOW={variant}"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+LOCKS = ("cpu", "gpu", "serve")
+REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(\S+) \\$")
 
 
-def test_the_gpu_variant_resolves_with_every_pinned_requirement(tmp_path):
-    assert requirement("cpu") == "tensorflow-cpu==2.21.0"
-    gpu = requirement("gpu")
-    assert gpu == "tensorflow[and-cuda]==2.21.0"
-    report = tmp_path / "report.json"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--report", report,
-         "-r", ROOT / "requirements.txt", gpu],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    versions = {
-        item["metadata"]["name"].lower(): item["metadata"]["version"]
-        for item in json.loads(report.read_text())["install"]
-    }
-    assert versions["tensorflow"] == "2.21.0" and "tensorflow-cpu" not in versions
-    assert "nvidia-cudnn-cu12" in versions and versions["keras"] == "3.15.1"
+def pins(lock: str) -> dict[str, str]:
+    """{package: version} of a lock file; fails on a requirement without an exact pin or without a hash."""
+    lines = (ROOT / "requirements" / f"{lock}.txt").read_text().splitlines()
+    found = {}
+    for number, line in enumerate(lines):
+        if not line or line.startswith((" ", "#")):
+            continue
+        match = REQUIREMENT.match(line)
+        assert match, f"requirements/{lock}.txt:{number + 1}: not an exact pin: {line}"
+        assert lines[number + 1].strip().startswith("--hash=sha256:"), f"{lock}: {match[1]} has no hash"
+        found[match[1].lower().replace("_", "-")] = match[3]
+    return found
+
+
+def make(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *arguments], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_every_lock_pins_every_package_with_hashes_and_one_tensorflow():
+    cpu, gpu, serve = (pins(lock) for lock in LOCKS)
+    assert cpu["tensorflow-cpu"] == gpu["tensorflow"] == "2.21.0"
+    assert "tensorflow" not in cpu and "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu
+    shared = set(cpu) & set(gpu)
+    assert {name: cpu[name] for name in shared} == {name: gpu[name] for name in shared}  # one set of versions
+    assert {"onnxruntime", "fastapi", "uvicorn", "pillow", "opencv-python-headless"} <= set(serve)
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "matplotlib", "dvc", "pandas", "scipy"} & set(serve)
+    assert all(cpu[name] == version for name, version in serve.items())  # the lean service runs what was tested
+    assert {"pytest", "ruff", "mypy", "uv", "setuptools"} <= set(cpu) and "pytest" not in serve
+
+
+def test_make_setup_installs_the_lock_of_the_variant_with_hash_checking():
+    for variant in ("cpu", "gpu"):
+        commands = make("-n", "-B", "setup", f"TENSORFLOW={variant}").stdout
+        assert f"pip install --quiet --require-hashes -r requirements/{variant}.txt" in commands
+        assert "--no-deps --no-build-isolation -e ." in commands
+    refused = make("-n", "setup", "TENSORFLOW=tpu")
+    assert refused.returncode != 0 and "TENSORFLOW must be cpu or gpu, not tpu" in refused.stderr
+
+
+def test_each_lock_is_what_make_lock_makes_of_pyproject_today(tmp_path):
+    """A pyproject.toml edit without `make lock` fails here (uv resolves against the package registry)."""
+    for lock in LOCKS:
+        shutil.copy(ROOT / "requirements" / f"{lock}.txt", tmp_path / f"{lock}.txt")  # today's versions kept
+    done = make("lock", f"LOCK_DIR={tmp_path}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for lock in LOCKS:
+        assert (tmp_path / f"{lock}.txt").read_text() == (ROOT / "requirements" / f"{lock}.txt").read_text(), (
+            f"requirements/{lock}.txt is stale: run `make lock` and commit it"
+        )

@@ -16,6 +16,7 @@ import yaml
 from PIL import Image
 
 from conftest import ENV, copy_project, free_port, run, stages_run
+from starrec.ship.classifiers import load_classifier
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,7 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
         "kfold",
         "evaluate",
         "baseline",
+        "card",
         "visualize",
     ):
         assert f"Running stage '{stage}'" in output
@@ -77,6 +79,9 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
         check=True,
     ).stdout.split()
     assert tracked and all(name.endswith(".gitignore") for name in tracked)  # DVC outputs never in git
+    card = (repo / "models/model_card.md").read_text()
+    assert "trained on `data.source` synthetic" in card and "its classes are not people" in card
+    assert f"| this CNN | {test['accuracy']:.4f} [" in card and "| class&#95;0 | 12 | 4 | 4 |" in card
 
 
 def test_visuals_are_real_pictures(repo):
@@ -198,7 +203,7 @@ def test_metrics_and_plots_show(repo):
 def test_momentum_experiment_reruns_only_what_it_touches(repo):
     repo, _ = repo
     output = run(repo, "dvc", "exp", "run", "-S", "train.momentum=0.5")
-    touched = {"check_params", "train", "fold@0", "fold@1", "kfold", "evaluate", "export", "visualize"}
+    touched = {"check_params", "train", "fold@0", "fold@1", "kfold", "evaluate", "export", "card", "visualize"}
     assert stages_run(output) == touched  # not baseline: it reads no train.* param
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
@@ -398,6 +403,17 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
     assert json.loads(dvc(fresh, "metrics", "show", "--json")) == metrics
     assert "Data and pipelines are up to date" in dvc(fresh, "repro")
 
+    registry = tmp_path / "registry"  # the model registry entries (dvc.yaml artifacts), as a user downloads them
+    registry.mkdir()
+    run(origin, "gto", "register", "star-recognizer", "--version", "v1.0.0")
+    run(origin, "gto", "register", "star-recognizer-exports", "--version", "v1.0.0")
+    dvc(registry, "artifacts", "get", str(origin), "star-recognizer", "-o", "model.keras")
+    assert (registry / "model.keras").read_bytes() == (origin / "models/model.keras").read_bytes()
+    dvc(registry, "artifacts", "get", str(origin), "star-recognizer-exports", "-o", "export")
+    exports = sorted(path.name for path in (registry / "export").iterdir())
+    assert exports == ["model.onnx", "model.tflite", "saved_model", "starrec.json"]
+    assert load_classifier(registry / "export" / "model.onnx").info.classes == ["class_0", "class_1", "class_2"]
+
     restored = tmp_path / "restored"  # no dvc.lock: every stage comes back from the shared run-cache
     run(tmp_path, "git", "clone", "-q", str(origin), str(restored))
     (restored / "dvc.lock").unlink()
@@ -405,7 +421,7 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
     ran = stages_run(output)
     assert ran == {"check_params"}, output  # the one stage without outputs (nothing to cache) just checks params
     with_outputs = set(dvc(restored, "stage", "list", "--name-only").split()) - {"check_params"}
-    assert len(with_outputs) == 12 and output.count("is cached - skipping run") == len(with_outputs)
+    assert len(with_outputs) == 13 and output.count("is cached - skipping run") == len(with_outputs)
     assert json.loads(dvc(restored, "metrics", "show", "--json")) == metrics
 
 

@@ -13,8 +13,9 @@ import pytest
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
 from starrec.data.images import RejectedImage, read_file
+from starrec.model_info import INFO_NAME, ModelInfo
 from starrec.params import FacesParams
-from starrec.train.model_file import INFO_NAME, ModelInfo, save_model
+from starrec.train.model_file import save_model
 
 
 @pytest.fixture

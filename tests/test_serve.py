@@ -6,6 +6,8 @@ import contextlib
 import io
 import os
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
@@ -15,11 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import starrec
 from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
-from serving import abuse, start_service
+from serving import abuse, lean_venv, start_service
+from starrec.model_info import ModelInfo
 from starrec.params import FacesParams
 from starrec.ship.export import export_model
-from starrec.train.model_file import ModelInfo, load_model, save_model
+from starrec.train.model_file import load_model, save_model
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
@@ -66,6 +70,7 @@ def test_health_and_an_upload_get_the_models_own_answer(trained, service):
     _, photos, expected = trained
     health = httpx.get(f"{service}/health").json()
     assert health["status"] == "ok" and health["classes"] == CLASSES and health["image_size"] == 16
+    assert health["saliency_unavailable"] is None
     response = upload(service, "photo-20.png", photos[20].read_bytes())
     assert response.status_code == 200
     (face,) = response.json()["faces"]
@@ -147,13 +152,57 @@ def test_a_face_model_crops_the_face_and_refuses_a_photo_without_one(trained, tm
         stop(process)
 
 
-def test_an_export_serves_the_same_answers_without_saliency(trained, tmp_path):
+MODULES_OF_TRAINING = ("tensorflow", "keras", "matplotlib", "pandas", "sklearn", "scipy", "dvc")
+TRAINING_STACK = ("tensorflow", "tensorflow-cpu", "keras", "matplotlib", "pandas", "scikit-learn", "scipy", "dvc")
+
+
+def test_an_export_serves_the_same_answers_without_saliency_or_tensorflow(trained, tmp_path):
     folder, photos, expected = trained
-    process, url = start_service(folder / "export" / "model.onnx", tmp_path / "serve.log", *LIMIT)
+    log = tmp_path / "serve.log"  # python -X importtime: every module the service imported, one per line
+    importtime = (sys.executable, "-X", "importtime")
+    process, url = start_service(folder / "export" / "model.onnx", log, *LIMIT, python=importtime)
     try:
         (face,) = upload(url, photos[5].name, photos[5].read_bytes()).json()["faces"]
         assert face["predictions"][0]["probability"] == pytest.approx(float(expected[5].max()), abs=1e-4)
         assert face["saliency"] is None
+        assert "model.onnx is an export" in httpx.get(f"{url}/health").json()["saliency_unavailable"]
+    finally:
+        stop(process)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in log.read_text().splitlines() if "|" in line}
+    assert {"onnxruntime", "fastapi", "starrec"} <= imported and not imported & set(MODULES_OF_TRAINING)
+
+
+def test_the_openapi_schema_types_answers_and_documents_every_refusal(service):
+    schema = httpx.get(f"{service}/openapi.json").json()
+    predict = schema["paths"]["/predict"]["post"]
+    upload_schema = predict["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload_schema["required"] == ["photo"] and upload_schema["properties"]["photo"]["format"] == "binary"
+    responses = predict["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Prediction"
+    assert sorted(responses) == ["200", "400", "408", "411", "413", "422", "503"]
+    schemas = schema["components"]["schemas"]
+    assert schemas["Problem"]["required"] == ["detail"]
+    assert set(schemas["ClassProbability"]["properties"]) == {"class", "probability"}
+    health = schema["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert health["$ref"] == "#/components/schemas/Health"
+    assert set(schemas["Health"]["required"]) == {"status", "model", "classes", "image_size", "saliency_unavailable"}
+
+
+def test_the_wheel_with_the_serve_extra_serves_onnx_from_an_empty_venv(trained, tmp_path):
+    """The lean install (:func:`serving.lean_venv`): the wheel and requirements/serve.txt, no TensorFlow."""
+    folder, photos, expected = trained
+    python = lean_venv(tmp_path / "venv")
+    installed = subprocess.run(
+        [python, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    ).stdout.lower()
+    assert "starrec==" in installed and not any(f"\n{name}==" in f"\n{installed}" for name in TRAINING_STACK)
+    version = subprocess.run([python.parent / "starrec", "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"starrec {starrec.__version__}"
+    log = tmp_path / "serve.log"
+    process, url = start_service(folder / "export" / "model.onnx", log, python=(python,))
+    try:
+        (face,) = upload(url, photos[5].name, photos[5].read_bytes()).json()["faces"]
+        assert face["predictions"][0]["probability"] == pytest.approx(float(expected[5].max()), abs=1e-4)
     finally:
         stop(process)
 

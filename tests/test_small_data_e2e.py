@@ -15,7 +15,7 @@ from starrec.params import Params
 pytestmark = pytest.mark.e2e
 
 STAGES = {"check_params", "download", "convert", "split", "augment", "train", "kfold", "evaluate", "baseline"}
-STAGES |= {"export", "visualize"} | {f"fold@{part}" for part in Params().kfold.parts}
+STAGES |= {"export", "card", "visualize"} | {f"fold@{part}" for part in Params().kfold.parts}
 
 
 def fewest_photos(folder):
@@ -77,6 +77,7 @@ def repros(tmp_path_factory):
 def test_every_stage_runs_with_the_defaults(repros, case):
     repo, output = repros[case]
     assert stages_run(output) == STAGES
+    assert "## Weakest classes" in (repo / "models/model_card.md").read_text()
     assert "Data and pipelines are up to date" in run(repo, "dvc", "repro")
 
 

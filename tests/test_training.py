@@ -1,17 +1,22 @@
 """Training: batch modes, reproducibility, divergence, logged schedules, saved models."""
 
 import json
+import subprocess
+import sys
+import zipfile
 
 import keras
 import numpy as np
 import pytest
 
+import starrec
+from conftest import ROOT, from_arrays, replace
 from conftest import fit_arrays as train
-from conftest import from_arrays, replace
 from starrec.data.datasets import resolve_batch_size
 from starrec.evaluation.inference import labels_and_probabilities
+from starrec.model_info import parse_model_info
 from starrec.params import MomentumSchedule
-from starrec.train.model_file import load_model
+from starrec.train.model_file import load_model, load_model_info
 from starrec.train.network import build_model
 from starrec.train.preprocess import NormalizationStats
 from starrec.train.training import LiveMetrics, TrainingDiverged
@@ -125,3 +130,31 @@ def test_dvclive_results_appear_only_when_the_training_ends(tmp_path, tiny_param
     summary = json.loads((final / "metrics.json").read_text())
     assert summary["step"] == 3 and not partial.exists()
     assert len((final / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()) == 1 + 4
+
+
+SAVE_IN_A_NEW_PROCESS = """
+import sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from conftest import fit_arrays, make_tiny_arrays, make_tiny_params
+from starrec.model_info import ModelInfo
+from starrec.params import FacesParams
+from starrec.train.model_file import save_model
+model, _ = fit_arrays(make_tiny_params(), *make_tiny_arrays())
+save_model(model, ModelInfo(["red", "green", "blue"], FacesParams()), Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow  # two processes that train: make test, not make test-fast
+def test_the_same_training_gives_the_same_model_file_bytes_in_every_process(tmp_path):
+    """No save date, zip times or Python ids in model.keras: DVC sees the same model and reruns nothing after it."""
+    paths = [tmp_path / f"{run}.keras" for run in ("first", "second")]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, path], cwd=ROOT, check=True, capture_output=True)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    with zipfile.ZipFile(paths[0]) as bundle:
+        assert {entry.date_time for entry in bundle.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert "date_saved" not in json.loads(bundle.read("metadata.json"))
+    info = load_model_info(paths[0], load_model(paths[0]))
+    assert info.classes == ["red", "green", "blue"] and info.version == starrec.__version__ != "0+unknown"
+    assert parse_model_info('{"classes": ["a"], "faces": {}}').version == "unknown"  # a model from before 0.2.0

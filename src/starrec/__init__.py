@@ -1,6 +1,12 @@
 """starrec: recognise people in photos with a reproducible DVC + Keras pipeline."""
 
 import os
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("starrec")  # pyproject.toml's, as installed: the one place it is written
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's C++ info lines; warnings and errors still show
 # TensorFlow's BFC allocator keeps freed CPU buffers for reuse; the default one returns buffers of over 32 MB to

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from starrec import paths
+from starrec import __version__, paths
 from starrec.errors import StarrecError
 from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import render_params_yaml
@@ -95,6 +95,7 @@ def positive(kind):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="starrec", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"starrec {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="top-k classes with probabilities for each photo")
     predict.add_argument("photos", nargs="+", type=Path)

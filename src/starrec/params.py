@@ -222,6 +222,16 @@ class BaselineParams:
 
 
 @dataclass(frozen=True)
+class ExportParams:
+    quantize: str = param(
+        "none",
+        "also a smaller LiteRT model: dynamic (int8 weights) | int8 (weights and activations) | none",
+        choices=("none", "dynamic", "int8"),
+    )
+    calibration_images: int = param(200, "int8: training images that set the activation ranges", low=1, high=100_000)
+
+
+@dataclass(frozen=True)
 class VisualizeParams:
     images: int = param(10, "test images to look inside (at least one per class)", low=1, high=100)
     feature_maps: int = param(8, "channels shown per conv layer", low=1, high=64)
@@ -240,6 +250,7 @@ class Params:
     kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
     evaluate: EvaluateParams = section(EvaluateParams, "the final test: scores with 95 % confidence intervals")
     baseline: BaselineParams = section(BaselineParams, "classic methods on the CNN's split and input (stage baseline)")
+    export: ExportParams = section(ExportParams, "portable copies of the model (stage export)")
     visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
 
     def validate(self, key):

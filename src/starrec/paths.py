@@ -14,6 +14,7 @@ AUGMENTED_TRAIN = AUGMENTED / "train"
 NORMALIZATION = AUGMENTED / "normalization.json"
 MODEL = Path("models/model.keras")
 EXPORT = Path("models/export")  # saved_model/, model.onnx, model.tflite, starrec.json
+MODEL_CARD = Path("models/model_card.md")
 METRICS = Path("metrics")
 TRAIN_LIVE = METRICS / "train"
 TRAIN_LIVE_PARTIAL = Path(".backup/live/train")  # dvclive's files while train runs (moved to TRAIN_LIVE at its end)

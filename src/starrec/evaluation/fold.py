@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -35,7 +35,7 @@ from starrec.evaluation.kfold import score
 from starrec.params import AugmentParams, ModelParams, TrainParams
 from starrec.train.preprocess import normalization_stats
 from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
-from starrec.train.training import fit
+from starrec.train.training import RunOptions, TrainingData, fit
 
 
 class KFoldError(StarrecError, ValueError):
@@ -86,85 +86,115 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}, {rate:.1f} images/s")
 
 
+@dataclass(frozen=True)
+class FoldData:
+    """What the folds divide: examples (train + val, streamed, never held in memory), each one's label and
+    picture group (the copies of a picture stay in one fold), the class names, and ``data_id``, a hash of
+    the data that a resumed run must match."""
+
+    examples: tf.data.Dataset
+    labels: np.ndarray
+    groups: np.ndarray
+    classes: list[str]
+    data_id: str = ""
+
+
+@dataclass(frozen=True)
+class FoldRun:
+    """Which folds this process trains (part ``part`` of ``parts``: the folds f with f mod parts = part),
+    where it keeps finished folds and epoch backups (None: no resume), and its tf.distribute strategy."""
+
+    part: int = 0
+    parts: int = 1
+    backup_dir: Path | None = None
+    strategy: tf.distribute.Strategy | None = None
+
+
 def train_folds(
-    examples: tf.data.Dataset,
-    labels: np.ndarray,
-    groups: np.ndarray,
-    classes: list[str],
+    data: FoldData,
     k: int,
     seed: int,
     augment: AugmentParams,
     model_params: ModelParams,
     train_params: TrainParams,
-    part: int = 0,
-    parts: int = 1,
-    backup_dir: Path | None = None,
-    data_id: str = "",
-    strategy: tf.distribute.Strategy | None = None,
+    run: FoldRun = FoldRun(),
 ) -> dict:
-    """Train part ``part`` of ``parts``: a fresh model per fold f (f mod parts = part) on the other
-    folds (augmented, normalised with their own statistics), predicting fold f; ``examples``
-    are streamed, never held in memory.
+    """Train part ``run.part`` of ``run.parts``: a fresh model per fold f on the other folds (augmented,
+    normalised with their own statistics), predicting fold f.
 
     Returns ``{"k", "n_folds", "data", "folds": [{"fold", "test_index", "truth", "predicted", "score"}]}``
-    (JSON-ready; ``data`` is ``data_id``). With ``backup_dir``, each finished fold is kept there
-    and each fold's training is backed up per epoch: a rerun with the same params and ``data_id``
-    starts at the first unfinished fold (and epoch).
+    (JSON-ready; ``data`` is ``data.data_id``). With ``run.backup_dir``, each finished fold is kept there
+    and each fold's training is backed up per epoch: a rerun with the same params and ``data_id`` starts at
+    the first unfinished fold (and epoch).
     """
-    folds = fold_indices(labels, groups, k, seed, classes)
-    fold_of = np.zeros(len(labels), np.int64)
+    folds = fold_indices(data.labels, data.groups, k, seed, data.classes)
+    fold_of = np.zeros(len(data.labels), np.int64)
     for number, (_, test_index) in enumerate(folds):
         fold_of[test_index] = number
-    table = tf.constant(fold_of)
-    indexed = examples.enumerate()
-
-    def subset(keep) -> tf.data.Dataset:
-        return indexed.filter(lambda index, _: keep(tf.gather(table, index))).map(lambda _, example: example)
-
-    expected = fingerprint(augment, model_params, result_params(train_params), seed, k, data_id)
-
-    def run_fold(number: int, n_train: int, test_index: np.ndarray, bar: tqdm) -> dict:
-        """Train on every fold but ``number``, predict ``number``: its predictions and score."""
-        train = subset(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
-        test = subset(lambda fold: fold == number)
-        images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
-        images_per_epoch = n_train * (augment.copies + 1)
-        model, _ = fit(
-            with_augmented_copies(train, augment, seed),
-            images_per_epoch,
-            len(classes),
-            normalization_stats(images, augment.grayscale),
-            model_params,
-            train_params,
-            seed,
-            callbacks=[EpochProgress(bar, train_params.epochs, images_per_epoch)],
-            verbose=0,
-            backup_dir=backup_dir and backup_dir / f"fold-{number}",
-            data_id=f"{expected} fold {number}",
-            strategy=strategy,
-        )
-        truth, probabilities = labels_and_probabilities(model, test)
-        predicted = probabilities.argmax(axis=1)
-        return {
-            "fold": number,
-            "test_index": test_index.tolist(),
-            "truth": truth.tolist(),
-            "predicted": predicted.tolist(),
-            "score": asdict(score(number, truth, predicted)),
-        }
-
-    mine = [number for number in range(len(folds)) if number % parts == part]
+    subsets = FoldSubsets(data.examples, fold_of)
+    expected = fingerprint(augment, model_params, result_params(train_params), seed, k, data.data_id)
+    mine = [number for number in range(len(folds)) if number % run.parts == run.part]
     results = []
-    with tqdm(total=len(mine), desc=f"k-fold part {part}", unit="fold") as bar:
+    with tqdm(total=len(mine), desc=f"k-fold part {run.part}", unit="fold") as bar:
         for number in mine:
             train_index, test_index = folds[number]
-            saved = backup_dir and load_finished(backup_dir / f"fold-{number}.json", expected)
+            saved = run.backup_dir and load_finished(run.backup_dir / f"fold-{number}.json", expected)
             if not saved:
-                saved = run_fold(number, len(train_index), test_index, bar)
-                if backup_dir:
-                    save_finished(backup_dir / f"fold-{number}.json", expected, saved)
+                train, test = subsets.train(number), subsets.test(number)
+                images_per_epoch = len(train_index) * (augment.copies + 1)
+                options = RunOptions(
+                    callbacks=[EpochProgress(bar, train_params.epochs, images_per_epoch)],
+                    verbose=0,
+                    backup_dir=run.backup_dir and run.backup_dir / f"fold-{number}",
+                    strategy=run.strategy,
+                )
+                fold_id = f"{expected} fold {number}"  # a backup resumes this fold only
+                fold_data = fold_training_data(train, images_per_epoch, len(data.classes), augment, seed, fold_id)
+                model, _ = fit(fold_data, model_params, train_params, seed, options)
+                saved = fold_result(number, test_index, model, test)
+                if run.backup_dir:
+                    save_finished(run.backup_dir / f"fold-{number}.json", expected, saved)
             results.append(saved)
             bar.update()
-    if backup_dir:
-        shutil.rmtree(backup_dir, ignore_errors=True)
-    return {"k": k, "n_folds": len(folds), "data": data_id, "folds": results}
+    if run.backup_dir:
+        shutil.rmtree(run.backup_dir, ignore_errors=True)
+    return {"k": k, "n_folds": len(folds), "data": data.data_id, "folds": results}
+
+
+class FoldSubsets:
+    """The examples of fold f (``test``) and of every other fold (``train``), by each example's position."""
+
+    def __init__(self, examples: tf.data.Dataset, fold_of: np.ndarray):
+        self.indexed, self.table = examples.enumerate(), tf.constant(fold_of)
+
+    def _where(self, keep) -> tf.data.Dataset:
+        return self.indexed.filter(lambda index, _: keep(tf.gather(self.table, index))).map(lambda _, example: example)
+
+    def train(self, number: int) -> tf.data.Dataset:
+        return self._where(lambda fold: fold != number)  # one lambda per line: AutoGraph reads each one's source
+
+    def test(self, number: int) -> tf.data.Dataset:
+        return self._where(lambda fold: fold == number)
+
+
+def fold_training_data(
+    train: tf.data.Dataset, images_per_epoch: int, num_classes: int, augment: AugmentParams, seed: int, data_id: str
+) -> TrainingData:
+    """A fold's training data: its examples with their augmented copies, normalised with their own statistics."""
+    images = (batch["image"] for batch in train.batch(256).as_numpy_iterator())
+    examples = with_augmented_copies(train, augment, seed)
+    stats = normalization_stats(images, augment.grayscale)
+    return TrainingData(examples, images_per_epoch, num_classes, stats, data_id=data_id)
+
+
+def fold_result(number: int, test_index: np.ndarray, model: keras.Model, test: tf.data.Dataset) -> dict:
+    """Fold ``number``'s predictions of its test examples and its score (JSON-ready)."""
+    truth, probabilities = labels_and_probabilities(model, test)
+    predicted = probabilities.argmax(axis=1)
+    return {
+        "fold": number,
+        "test_index": test_index.tolist(),
+        "truth": truth.tolist(),
+        "predicted": predicted.tolist(),
+        "score": asdict(score(number, truth, predicted)),
+    }

@@ -1,4 +1,5 @@
-"""How scores are written in summaries, reports and logs: one place for their digits."""
+"""How scores are written in summaries, reports, the model card and logs: one place for their digits, and
+for Markdown text that renders as itself."""
 
 from __future__ import annotations
 
@@ -12,3 +13,19 @@ def with_interval(scores: dict, key: str) -> str:
 def mean_std(summary: dict) -> str:
     """``0.9868 ± 0.0026``: the folds' mean and standard deviation of one score."""
     return f"{summary['mean']:.4f} ± {summary['std']:.4f}"
+
+
+MARKUP = frozenset("<>&\"'|*_`[]\\!#")
+"""HTML's specials, the table separator and Markdown's emphasis, code and link characters."""
+
+
+def markdown_text(value: object) -> str:
+    """``value`` as Markdown text that renders as itself: each :data:`MARKUP` character as a numeric HTML
+    entity (Markdown passes raw HTML through to the page, so a name must never be read as markup)."""
+    return "".join(f"&#{ord(c)};" if c in MARKUP else c for c in str(value))
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table; the header cells are escaped here, the row cells by the caller (:func:`markdown_text`)."""
+    lines = ["| " + " | ".join(markdown_text(cell) for cell in header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])

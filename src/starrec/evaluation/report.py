@@ -26,7 +26,7 @@ from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.compare import SCORE_NAMES, compare, points
-from starrec.evaluation.formatting import mean_std, with_interval
+from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, with_interval
 from starrec.evaluation.predictions import read_predictions
 from starrec.evaluation.runs import WORKSPACE, load_run, params_diff, read_params, read_text
 
@@ -66,29 +66,16 @@ def _change(new: float | None, old: float | None) -> str:
     return "-" if new is None or old is None else points(new - old)
 
 
-MARKUP = frozenset("<>&\"'|*_`[]\\!#")
-"""HTML's specials, the table separator and Markdown's emphasis, code and link characters."""
-
-
-def text(value: object) -> str:
-    """``value`` as Markdown text that renders as itself: each :data:`MARKUP` character as a numeric HTML
-    entity (Markdown passes raw HTML through to the page, so a name must never be read as markup)."""
-    return "".join(f"&#{ord(c)};" if c in MARKUP else c for c in str(value))
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table; the header cells are escaped here, the row cells by the caller (:func:`text`)."""
-    lines = ["| " + " | ".join(text(cell) for cell in header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
-
-
 def params_section(baseline: str) -> str:
     """The params keys whose values differ, defaults filled in, as a table (or a sentence when none does)."""
     differences = params_diff(*(read_params(name) for name in (baseline, WORKSPACE)))
     if not differences:
         return "No params differ."
-    rows = [[text(key), text(json.dumps(x)), text(json.dumps(y))] for key, (x, y) in differences.items()]
-    return _table(["param", baseline, WORKSPACE], rows)
+    rows = [
+        [markdown_text(key), markdown_text(json.dumps(x)), markdown_text(json.dumps(y))]
+        for key, (x, y) in differences.items()
+    ]
+    return markdown_table(["param", baseline, WORKSPACE], rows)
 
 
 def metrics_section(baseline: str) -> str:
@@ -133,7 +120,7 @@ def metrics_section(baseline: str) -> str:
                     _change(_get(new, key), _get(old, key)),
                 ]
             )
-    return _table(["metric (95 % interval)", baseline, WORKSPACE, "change"], rows)
+    return markdown_table(["metric (95 % interval)", baseline, WORKSPACE, "change"], rows)
 
 
 def verdict_section(baseline: str) -> str:
@@ -141,9 +128,11 @@ def verdict_section(baseline: str) -> str:
     try:
         comparison = compare(load_run(WORKSPACE), load_run(baseline))
     except StarrecError as error:
-        return f"No comparison: {text(error)}."
+        return f"No comparison: {markdown_text(error)}."
     *details, verdict = comparison.lines()
-    return f"**{text(verdict)}**\n\n" + "\n".join(f"    {line}" for line in details)  # a code block: shown as is
+    return f"**{markdown_text(verdict)}**\n\n" + "\n".join(
+        f"    {line}" for line in details
+    )  # a code block: shown as is
 
 
 def _curve(text: str | None) -> pd.DataFrame | None:
@@ -209,7 +198,7 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
     }
 
     def page(image_source) -> str:
-        lines = [f"# {text(title)}\n"] + [f"## {heading}\n\n{body}\n" for heading, body in sections.items()]
+        lines = [f"# {markdown_text(title)}\n"] + [f"## {heading}\n\n{body}\n" for heading, body in sections.items()]
         lines.append("## Learning curves\n")
         lines += [f"![{name}]({image_source(name)})\n" for name in ("loss.png", "accuracy.png")]
         if charts["confusion.png"]:

@@ -10,30 +10,30 @@ Every format maps raw RGB pixels, float32 0-255, (n, size, size, 3), to class pr
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import keras
 import numpy as np
 
 from starrec.errors import MissingInput
-from starrec.train.model_file import INFO_NAME, ModelFileError, ModelInfo, load_model, load_model_info, parse_model_info
+from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_export_info
 
 REEXPORT = "rebuild it with `dvc repro -s export`"
 
 
 @dataclass(frozen=True)
 class Classifier:
-    """``probabilities(images)`` of a model file; ``keras_model`` only for .keras (saliency needs gradients)."""
+    """``probabilities(images)`` of a model file; ``keras_model`` only for .keras (saliency needs gradients).
+    Only a .keras model or a SavedModel imports TensorFlow: ONNX and LiteRT run without it (``starrec[serve]``)."""
 
     path: Path
     info: ModelInfo
     image_size: int
     probabilities: Callable[[np.ndarray], np.ndarray]
-    keras_model: keras.Model | None = None
+    keras_model: Any = None  # a keras.Model; typed loosely so that this module does not import Keras
 
 
 def load_classifier(path: str | Path) -> Classifier:
@@ -41,6 +41,8 @@ def load_classifier(path: str | Path) -> Classifier:
     cannot be used."""
     path = Path(path)
     if path.suffix == ".keras":
+        from starrec.train.model_file import load_model, load_model_info
+
         model = load_model(path)
         return Classifier(path, load_model_info(path, model), int(model.input_shape[1]), _keras(model), model)
     if not path.exists():
@@ -50,9 +52,8 @@ def load_classifier(path: str | Path) -> Classifier:
         raise ModelFileError(f"{path}: not a .keras model, a SavedModel folder, an .onnx or a .tflite file")
     sidecar = path.parent / INFO_NAME
     try:
-        raw = sidecar.read_text(encoding="utf-8")
-        info, size = parse_model_info(raw), int(json.loads(raw)["image_size"])
-        expected = json.loads(raw)["sha256"][path.name]
+        exported = parse_export_info(sidecar.read_text(encoding="utf-8"))
+        info, size, expected = exported.info, exported.image_size, exported.sha256[path.name]
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{sidecar}: missing or invalid ({error}); {REEXPORT}") from None
     if export_digest(path) != expected:
@@ -75,7 +76,7 @@ def export_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _keras(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+def _keras(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     return lambda images: model(images, training=False).numpy()
 
 

@@ -3,6 +3,9 @@
     models/export/saved_model/   TensorFlow SavedModel (endpoint ``serve``)
     models/export/model.onnx     ONNX
     models/export/model.tflite   LiteRT (TFLite)
+    models/export/model.dynamic.tflite or model.int8.tflite   with ``export.quantize``: LiteRT with int8
+                                 weights (dynamic range), or int8 weights and activations calibrated on
+                                 training images; measured, not checked (its answers differ by design)
     models/export/starrec.json   class names and face settings (as inside model.keras), image size,
                                  and each export's sha256 (checked whenever one is loaded)
 
@@ -20,8 +23,6 @@ probabilities to match the float32 copy's within ``TOLERANCE``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -29,12 +30,14 @@ import numpy as np
 
 from starrec.atomic import atomic_path
 from starrec.errors import StarrecError
+from starrec.model_info import INFO_NAME, ExportInfo, ModelInfo
 from starrec.ship.classifiers import export_digest, load_classifier
-from starrec.train.model_file import INFO_NAME, ModelInfo
 
 FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
 """Each export's name in models/export and its ``model.export`` format."""
 TOLERANCE = 1e-4
+QUANTIZED = {"dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite"}
+"""The quantised LiteRT model's name for each ``export.quantize``."""
 
 
 class ExportMismatch(StarrecError, ValueError):
@@ -56,20 +59,72 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def export_model(model: keras.Model, info: ModelInfo, out: Path, images: np.ndarray) -> tuple[keras.Model, dict]:
+def export_model(
+    model: keras.Model,
+    info: ModelInfo,
+    out: Path,
+    images: np.ndarray,
+    quantize: str = "none",
+    calibration: np.ndarray | None = None,
+) -> tuple[keras.Model, dict]:
     """Write every format and ``starrec.json`` (with each export's sha256) to ``out``, all or nothing: each
     is checked (:func:`check_exports` on ``images``) before the folder is moved into place, so an export
-    that fails leaves the previous one as it was. Returns the float32 copy and the differences."""
+    that fails leaves the previous one as it was. With ``quantize`` (dynamic, int8: calibrated on the
+    ``calibration`` images), also the quantised LiteRT model. Returns the float32 copy and the differences."""
     copy = float32_copy(model)
     with atomic_path(out) as temporary:
         temporary.mkdir(parents=True)
         for name, export_format in FORMATS.items():
             copy.export(str(temporary / name), format=export_format, verbose=False)
-        digests = {name: export_digest(temporary / name) for name in FORMATS}
-        sidecar = {**dataclasses.asdict(info), "image_size": int(model.input_shape[1]), "sha256": digests}
-        (temporary / INFO_NAME).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
+        names = list(FORMATS)
+        if quantize != "none":
+            quantized_litert(copy, quantize, calibration, temporary / QUANTIZED[quantize])
+            names.append(QUANTIZED[quantize])
+        digests = {name: export_digest(temporary / name) for name in names}
+        sidecar = ExportInfo(info, int(model.input_shape[1]), digests)
+        (temporary / INFO_NAME).write_text(sidecar.to_json(), encoding="utf-8")
         differences = check_exports(temporary, copy, images)
     return copy, differences
+
+
+def quantized_litert(copy: keras.Model, quantize: str, calibration: np.ndarray | None, path: Path) -> None:
+    """LiteRT's converter with its default optimisation: int8 weights (``dynamic``); with ``int8`` also int8
+    activations, their ranges measured on ``calibration`` (raw RGB 0-255, as the model takes). Inputs and
+    outputs stay float32, so every runner of the float32 LiteRT model runs it."""
+    import tensorflow as tf
+
+    options: dict = {"optimizations": [tf.lite.Optimize.DEFAULT]}
+    if quantize == "int8":
+        if calibration is None or not len(calibration):
+            raise ValueError("int8 quantisation needs calibration images")
+
+        def representative_dataset():
+            for image in calibration:
+                yield [image[None].astype(np.float32)]
+
+        options["representative_dataset"] = representative_dataset
+    copy.export(str(path), format="litert", verbose=False, **options)
+
+
+def quantized_report(out: Path, quantize: str, images: np.ndarray, labels: np.ndarray) -> dict:
+    """The quantised LiteRT model against the float32 one on ``images`` (the test split): file sizes,
+    accuracies and how often their top classes agree."""
+    names = {"float32": "model.tflite", "quantized": QUANTIZED[quantize]}
+    predicted = {}
+    for kind, name in names.items():
+        probabilities = load_classifier(out / name).probabilities
+        batches = [probabilities(images[i : i + 256].astype(np.float32)) for i in range(0, len(images), 256)]
+        predicted[kind] = np.concatenate(batches).argmax(axis=1)
+    return {
+        "mode": quantize,
+        "file": names["quantized"],
+        "bytes": (out / names["quantized"]).stat().st_size,
+        "float32_bytes": (out / names["float32"]).stat().st_size,
+        "accuracy": float(np.mean(predicted["quantized"] == labels)),
+        "float32_accuracy": float(np.mean(predicted["float32"] == labels)),
+        "top1_agreement": float(np.mean(predicted["quantized"] == predicted["float32"])),
+        "test_images": len(labels),
+    }
 
 
 def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> dict[str, float]:

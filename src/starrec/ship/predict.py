@@ -2,7 +2,7 @@
 
 Photos go through :func:`starrec.data.photos.prepare_photo` (decode, face crop,
 resize), the same path as the training data, with the face settings saved with
-the model (:class:`starrec.train.model_file.ModelInfo`); the model holds the rest of the
+the model (:class:`starrec.model_info.ModelInfo`); the model holds the rest of the
 preprocessing (grayscale, normalisation). The model is ``model.keras`` or any
 export of it (:mod:`starrec.ship.classifiers`).
 """

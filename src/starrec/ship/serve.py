@@ -2,7 +2,7 @@
 
     GET  /         the page (starrec/ship/web/index.html): choose or drop a photo, see the top-k
                    classes as bars and the saliency map over the face; plain HTML/JS, offline
-    GET  /health   {"status": "ok", "model", "classes", "image_size"}
+    GET  /health   {"status": "ok", "model", "classes", "image_size", "saliency_unavailable"}
     POST /predict  a multipart upload in the field ``photo`` ->
                    {"photo", "faces": [{"predictions": [{"class", "probability"}, ...top-k],
                                         "image": PNG data URI of the crop the model saw,
@@ -10,13 +10,18 @@
 
 A photo takes the training path (:func:`starrec.data.images.decode_bytes`, then
 :func:`starrec.data.photos.model_inputs`: face crop with the saved face settings, resize), the model
-the rest. The model loads once, when the app is made. Every bad upload is a 4xx with the
-reason in ``detail``: no length (411), a body larger than the limit, counted as it arrives (413),
-a body that stalls (408), no ``photo`` field or an empty file (400), not an image, more pixels
-than the budget or no face (422); a Host header not allowed gets 400, connections beyond the
-limit 503, headers that do not arrive in time a closed connection (:class:`Limits`; docs/shipping.md:
-Security). The saliency map needs
-gradients, so only a ``.keras`` model gives one; the exports (:mod:`starrec.ship.classifiers`) give null.
+the rest. The model loads once, when the app is made. /openapi.json types every answer
+(:class:`Prediction`, :class:`Health`, :class:`Problem`) and documents each refusal (:data:`PROBLEMS`).
+
+Every bad upload is a 4xx with the reason in ``detail``: no length (411), a body larger than the
+limit, counted as it arrives (413), a body that stalls (408), no ``photo`` field or an empty file
+(400), not an image, more pixels than the budget or no face (422); a Host header not allowed gets 400,
+connections beyond the limit 503, headers that do not arrive in time a closed connection
+(:class:`Limits`; docs/shipping.md: Security).
+
+The saliency map needs gradients, so only a ``.keras`` model gives one; the exports
+(:mod:`starrec.ship.classifiers`) give null, and /health says why. Served from an export, nothing here
+imports TensorFlow, Keras or matplotlib: an install of ``starrec[serve]`` runs it.
 """
 
 from __future__ import annotations
@@ -28,13 +33,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from matplotlib import colormaps
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -43,9 +48,65 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from starrec.data.images import RejectedImage, decode_bytes
 from starrec.data.photos import model_inputs
-from starrec.evaluation.visualize import saliency_function
 from starrec.ship.classifiers import Classifier, load_classifier
 from starrec.ship.predict import top_classes
+
+
+class ClassProbability(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    name: str = Field(alias="class", description="a class name, as in /health's classes")
+    probability: float = Field(ge=0, le=1)
+
+
+class Face(BaseModel):
+    predictions: list[ClassProbability] = Field(description="the top-k classes, most probable first")
+    image: str = Field(description="the crop the model saw, a data:image/png;base64 URI")
+    saliency: str | None = Field(description="|dS/dx| of the top class over the crop, PNG data URI; null for exports")
+
+
+class Prediction(BaseModel):
+    photo: str = Field(description="the uploaded file's name")
+    faces: list[Face] = Field(description="one per face (faces.multiple: all), else one")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str = Field(description="the model file served")
+    classes: list[str]
+    image_size: int = Field(description="the model's input side in pixels")
+    saliency_unavailable: str | None = Field(description="why answers carry no saliency map; null when they do")
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="why the request was refused, in one line")
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description}
+    for status, description in {
+        400: "no 'photo' field, an empty file, or a Host header not allowed",
+        408: "the request body stalled for longer than --body-timeout",
+        411: "no Content-Length",
+        413: "a body larger than --max-upload-mb, counted as it arrives",
+        422: "not an image, more pixels than --max-megapixels, or no face found (a face model)",
+        503: "more connections than --limit-concurrency (plain text, from uvicorn)",
+    }.items()
+}
+"""The documented refusals of POST /predict (the OpenAPI schema at /openapi.json)."""
+UPLOAD = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["photo"],
+                "properties": {"photo": {"type": "string", "format": "binary", "description": "the photo"}},
+            }
+        }
+    },
+}
+"""/predict's request body in the schema: the endpoint reads the form itself (limits first), so FastAPI cannot
+infer it."""
 
 MULTIPART_OVERHEAD = 16 * 1024
 """Bytes of multipart framing allowed on top of the photo itself."""
@@ -62,6 +123,8 @@ def png_data_uri(pixels: np.ndarray) -> str:
 def saliency_overlay(crop: np.ndarray, saliency: np.ndarray) -> np.ndarray:
     """The crop under |dS/dx| in the inferno colours: h = saliency / max, opacity 0.8 h per pixel
     (where the class score does not depend on a pixel, the pixel shows as it is)."""
+    from matplotlib import colormaps  # only with a .keras model, which has TensorFlow and matplotlib anyway
+
     heat = (saliency / max(float(saliency.max()), 1e-12))[..., None]
     colours = colormaps["inferno"](heat[..., 0])[..., :3] * 255
     opacity = SALIENCY_OPACITY * heat
@@ -185,7 +248,12 @@ def create_app(
     """The service for the model at ``model_path`` (loaded here, once); requests whose Host header is not
     in ``allowed_hosts`` get 400 (DNS rebinding: a web page that makes a browser call this machine)."""
     classifier = load_classifier(model_path)
-    explain = None if classifier.keras_model is None else saliency_function(classifier.keras_model)
+    explain = None
+    no_saliency: str | None = f"{classifier.path.name} is an export, without gradients; serve model.keras for one"
+    if classifier.keras_model is not None:  # saliency needs TensorFlow's gradients; an export is served without it
+        from starrec.evaluation.visualize import saliency_function
+
+        explain, no_saliency = saliency_function(classifier.keras_model), None
     app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
     app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, timeout_s=limits.body_timeout_s)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
@@ -196,16 +264,17 @@ def create_app(
     def index() -> str:
         return page
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     def health() -> dict:
         return {
             "status": "ok",
             "model": str(classifier.path),
             "classes": classifier.info.classes,
             "image_size": classifier.image_size,
+            "saliency_unavailable": no_saliency,
         }
 
-    @app.post("/predict")
+    @app.post("/predict", response_model=Prediction, responses=PROBLEMS, openapi_extra={"requestBody": UPLOAD})
     async def predict(request: Request) -> Any:
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():

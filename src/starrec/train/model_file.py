@@ -3,51 +3,61 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from starrec.atomic import atomic_path
-from starrec.errors import MissingInput, StarrecError
-from starrec.params import FacesParams
+from starrec.errors import MissingInput
+from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_model_info
 from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale for loading)
 
-INFO_NAME = "starrec.json"
-"""The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it), and the file beside
-the exports (stage export) that holds it with their image size and checksums."""
 REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
 
 
-class ModelFileError(StarrecError, ValueError):
-    """The model file is missing, damaged or not one of starrec's; the message says how to rebuild it."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a photo needs besides the network: the class names (output order) and the face
-    crop used in training. Size, grayscale and normalisation are the model's own layers."""
-
-    classes: list[str]
-    faces: FacesParams
-
-
-def parse_model_info(text: str | bytes) -> ModelInfo:
-    """The :class:`ModelInfo` of its JSON (other keys are ignored); KeyError/TypeError/ValueError if invalid."""
-    saved = json.loads(text)
-    return ModelInfo(classes=list(saved["classes"]), faces=FacesParams(**saved["faces"]))
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""The date of every entry of a saved model (zip's earliest): the bytes do not depend on when it was saved."""
 
 
 def save_model(model: keras.Model, info: ModelInfo, path: Path) -> None:
-    """``model`` with ``info`` inside, as one ``.keras`` file written atomically: a model and
-    its class names can never disagree."""
+    """``model`` with ``info`` inside, as one ``.keras`` file written atomically: a model and its class
+    names can never disagree. The same weights give the same bytes (:func:`_reproducible`), so DVC sees
+    an unchanged model and does not rerun the stages after it."""
     with atomic_path(path) as temporary:
         model.save(temporary)
-        with zipfile.ZipFile(temporary, "a") as bundle:
-            bundle.writestr(INFO_NAME, json.dumps(dataclasses.asdict(info), indent=2))
+        _reproducible(temporary, info)
+
+
+def _reproducible(path: Path, info: ModelInfo) -> None:
+    """Rewrite Keras's zip with ``info`` added, every entry dated :data:`ZIP_EPOCH`, no ``date_saved`` in
+    metadata.json, and config.json's ``shared_object_id`` values (Python ``id()``s: new in every process)
+    numbered 1, 2, ... in order of appearance (Keras only matches them with each other when loading)."""
+    with zipfile.ZipFile(path) as bundle:
+        entries = [(entry, bundle.read(entry)) for entry in bundle.infolist()]
+    with zipfile.ZipFile(path, "w") as bundle:
+        for entry, data in entries:
+            if entry.filename == "metadata.json":
+                metadata = {key: value for key, value in json.loads(data).items() if key != "date_saved"}
+                data = json.dumps(metadata).encode()
+            elif entry.filename == "config.json":
+                data = json.dumps(_renumbered(json.loads(data), {})).encode()
+            bundle.writestr(zipfile.ZipInfo(entry.filename, ZIP_EPOCH), data, compress_type=entry.compress_type)
+        bundle.writestr(zipfile.ZipInfo(INFO_NAME, ZIP_EPOCH), info.to_json(), compress_type=zipfile.ZIP_STORED)
+
+
+def _renumbered(node, numbers: dict[int, int]):
+    """``node`` with each ``shared_object_id`` replaced by its number in ``numbers`` (new ids get the next)."""
+    if isinstance(node, dict):
+        if "shared_object_id" in node:
+            node["shared_object_id"] = numbers.setdefault(node["shared_object_id"], len(numbers) + 1)
+        for value in node.values():
+            _renumbered(value, numbers)
+    elif isinstance(node, list):
+        for value in node:
+            _renumbered(value, numbers)
+    return node
 
 
 def load_model(path) -> keras.Model:

@@ -11,6 +11,7 @@ import tempfile
 import time
 import types
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -132,111 +133,129 @@ def compiled_model(
     return model
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """What a fit learns from: parsed examples (``image`` size x size x 3, ``label``), ``n_examples`` of them
+    per epoch, ``num_classes``, their normalisation statistics, validation examples (early stopping needs
+    them) and ``data_id``, a hash of the data that a resumed run must match."""
+
+    examples: tf.data.Dataset
+    n_examples: int
+    num_classes: int
+    stats: NormalizationStats
+    val_examples: tf.data.Dataset | None = None
+    data_id: str = ""
+
+    @property
+    def image_size(self) -> int:
+        return int(self.examples.element_spec["image"].shape[0])
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a fit runs, whatever it learns: Keras callbacks (those with ``replay_epoch(epoch, logs)`` are first
+    shown the epochs a resumed run restored), printing, the backup folder (None: no resume) and the
+    tf.distribute strategy (None: this process)."""
+
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+    verbose: int = 1
+    backup_dir: Path | None = None
+    strategy: tf.distribute.Strategy | None = None
+
+
 def fit(
-    train_examples: tf.data.Dataset,
-    n_train: int,
-    num_classes: int,
-    stats: NormalizationStats,
-    model_params: ModelParams,
-    train_params: TrainParams,
-    seed: int,
-    val_examples: tf.data.Dataset | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int = 1,
-    backup_dir: Path | None = None,
-    data_id: str = "",
-    strategy: tf.distribute.Strategy | None = None,
+    data: TrainingData, model_params: ModelParams, train_params: TrainParams, seed: int, run: RunOptions = RunOptions()
 ) -> tuple[keras.Model, keras.callbacks.History]:
-    """Train a fresh model on parsed-example datasets; early stopping needs ``val_examples``.
+    """Train a fresh model on ``data``.
 
-    One loop for every ``strategy`` (:mod:`starrec.train.distribute`; None: this
-    process): each step all-reduces the gradients of ``train.batch_size``
-    examples spread over the replicas, loss = mean cross-entropy + L2 penalty,
-    and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``,
-    ``val_accuracy``, ``learning_rate`` and ``momentum``.
+    One loop for every ``run.strategy`` (:mod:`starrec.train.distribute`): each step all-reduces the
+    gradients of ``train.batch_size`` examples spread over the replicas, loss = mean cross-entropy + L2
+    penalty, and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
+    ``learning_rate`` and ``momentum``.
 
-    The image size is the examples' own (their ``image`` is size x size x 3).
-    With ``backup_dir``, epochs are backed up there (``train.backup_every_s``) and a run with the
-    same params, statistics and ``data_id`` (a hash of the data) resumes
-    after the last backed-up epoch (other workers take the chief's state); a
-    finished fit removes the backup. Callbacks with ``replay_epoch(epoch,
-    logs)`` are first shown the restored epochs.
+    With ``run.backup_dir``, epochs are backed up there (``train.backup_every_s``) and a run with the same
+    params, statistics and ``data.data_id`` resumes after the last backed-up epoch (other workers take the
+    chief's state); a finished fit removes the backup.
     """
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = run.strategy or tf.distribute.get_strategy()
     set_determinism(seed)
-    image_size = train_examples.element_spec["image"].shape[0]
-    batch_size = resolve_batch_size(train_params.batch_size, n_train)
-    steps = steps_per_epoch(train_params, n_train)
+    steps = steps_per_epoch(train_params, data.n_examples)
     with strategy.scope():
-        model = compiled_model(image_size, num_classes, stats, model_params, train_params, steps)
+        model = compiled_model(data.image_size, data.num_classes, data.stats, model_params, train_params, steps)
         model.optimizer.build(model.trainable_variables)
     early_stopping = None
-    if train_params.early_stopping_patience > 0 and val_examples is not None:
+    if train_params.early_stopping_patience > 0 and data.val_examples is not None:
         early_stopping = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=train_params.early_stopping_patience, restore_best_weights=True
         )
     restored = None
     backups = []
-    if backup_dir is not None:
-        expected = fingerprint(model_params, result_params(train_params), seed, n_train, num_classes, stats, data_id)
-        restored = load_backup(backup_dir, expected)
+    if run.backup_dir is not None:
+        fingerprinted = (data.n_examples, data.num_classes, data.stats, data.data_id)
+        expected = fingerprint(model_params, result_params(train_params), seed, *fingerprinted)
+        restored = load_backup(run.backup_dir, expected)
         every_s, last = train_params.backup_every_s, train_params.epochs
-        backups.append(EpochBackup(backup_dir, expected, restored, early_stopping, every_s, last))
+        backups.append(EpochBackup(run.backup_dir, expected, restored, early_stopping, every_s, last))
     history = keras.callbacks.History()
-    progress = [EpochLine(n_train, train_params.epochs)] if verbose else []
-    callback_list = keras.callbacks.CallbackList(
-        [
-            DivergenceGuard(train_params),
-            ScheduleLogger(),
-            *([early_stopping] if early_stopping else []),
-            *backups,
-            *progress,
-            *callbacks,
-            history,
-        ],
-        model=model,
-    )
-    if verbose:
+    progress = [EpochLine(data.n_examples, train_params.epochs)] if run.verbose else []
+    guards = [DivergenceGuard(train_params), ScheduleLogger(), *([early_stopping] if early_stopping else [])]
+    callback_list = keras.callbacks.CallbackList([*guards, *backups, *progress, *run.callbacks, history], model=model)
+    if run.verbose:
         print(
-            f"training on {n_train} images in {resolve_precision(train_params.precision)}"
+            f"training on {data.n_examples} images in {resolve_precision(train_params.precision)}"
             f" (train.precision: {train_params.precision})"
             f" on {strategy.num_replicas_in_sync} replica(s) (train.distribute)"
         )
     callback_list.on_train_begin()
     first_epoch = _agree_on_the_start(strategy, model, restored, early_stopping)
-    if restored and verbose:
-        print(f"resuming after epoch {first_epoch} from the backup in {backup_dir}")
     if restored:
-        for callback in callbacks:
+        if run.verbose:
+            print(f"resuming after epoch {first_epoch} from the backup in {run.backup_dir}")
+        for callback in run.callbacks:
             for epoch in range(first_epoch):
                 if hasattr(callback, "replay_epoch"):
                     callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
-    steps_of = _Steps(model, strategy)
-    cache = cache_mode(train_params.cache, n_train, image_size)
-    model.stop_training = False
-    with tempfile.TemporaryDirectory(prefix="starrec-cache-") as scratch:
-        epochs = range(first_epoch, train_params.epochs)
-        batches_of_epochs = training_batches(train_examples, batch_size, seed, epochs, cache, Path(scratch) / "t")
-        iterator = iter(strategy.experimental_distribute_dataset(_sharded_by_data(batches_of_epochs)))
-        validation = None
-        if val_examples is not None:
-            validation = strategy.experimental_distribute_dataset(_sharded_by_data(batches(val_examples, batch_size)))
-        with _lost_workers_reported(strategy), _backups_joined(backups):
-            for epoch in epochs:
-                callback_list.on_epoch_begin(epoch)
-                logs = _named(steps_of.train_epoch(iterator, tf.constant(steps, tf.int64)), "")
-                if validation is not None:
-                    logs |= _named(steps_of.evaluate(validation), "val_")
-                callback_list.on_epoch_end(epoch, logs)
-                if model.stop_training:
-                    break
+    with _lost_workers_reported(strategy), _backups_joined(backups):
+        _train_epochs(model, strategy, data, train_params, seed, range(first_epoch, train_params.epochs), callback_list)
     callback_list.on_train_end()
     if restored:
         history.history = {name: restored.history.get(name, []) + values for name, values in history.history.items()}
         history.epoch = list(range(len(next(iter(history.history.values()), []))))
-    if backup_dir is not None:
-        shutil.rmtree(backup_dir, ignore_errors=True)
+    if run.backup_dir is not None:
+        shutil.rmtree(run.backup_dir, ignore_errors=True)
     return model, history
+
+
+def _train_epochs(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    data: TrainingData,
+    train_params: TrainParams,
+    seed: int,
+    epochs: range,
+    callback_list: keras.callbacks.CallbackList,
+) -> None:
+    """The epochs' loop: one compiled epoch of training steps, then validation, then the callbacks."""
+    batch_size = resolve_batch_size(train_params.batch_size, data.n_examples)
+    steps = tf.constant(steps_per_epoch(train_params, data.n_examples), tf.int64)
+    steps_of = _Steps(model, strategy)
+    cache = cache_mode(train_params.cache, data.n_examples, data.image_size)
+    model.stop_training = False
+    with tempfile.TemporaryDirectory(prefix="starrec-cache-") as scratch:
+        batches_of_epochs = training_batches(data.examples, batch_size, seed, epochs, cache, Path(scratch) / "t")
+        iterator = iter(strategy.experimental_distribute_dataset(_sharded_by_data(batches_of_epochs)))
+        validation = None
+        if data.val_examples is not None:
+            validation = batches(data.val_examples, batch_size)
+            validation = strategy.experimental_distribute_dataset(_sharded_by_data(validation))
+        for epoch in epochs:
+            callback_list.on_epoch_begin(epoch)
+            logs = _named(steps_of.train_epoch(iterator, steps), "")
+            if validation is not None:
+                logs |= _named(steps_of.evaluate(validation), "val_")
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
 
 
 @contextlib.contextmanager

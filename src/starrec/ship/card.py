@@ -1,0 +1,222 @@
+"""The model card (stage card -> models/model_card.md): what the model is for and not for, its data, its
+scores with their intervals beside the baselines, its weakest classes, its limits and the consent it needs,
+written from this run's params and metrics files (after Mitchell et al., "Model Cards for Model
+Reporting", 2019). Every name from the data is escaped (:func:`starrec.evaluation.formatting.markdown_text`)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from starrec import paths
+from starrec.errors import MissingInput
+from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, with_interval
+from starrec.model_info import INFO_NAME, parse_model_info
+from starrec.params import AugmentParams, DataParams, FacesParams, ModelParams, TrainParams
+
+WEAKEST = 3
+"""Classes listed as the weakest (lowest F1 on the test split)."""
+NOT_PEOPLE = {
+    "digits": "scikit-learn's handwritten digits, 8x8 pixels upscaled, the offline default",
+    "synthetic": "generated pictures of coloured stripes",
+}
+"""Sources whose classes are not people: the card says so first."""
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """What a card reads from one run: metrics/test.json, kfold.json, baseline.json, per_class.json,
+    split_counts.json, and from the model file the precision it was trained in and the starrec version."""
+
+    test: dict
+    kfold: dict
+    baseline: dict
+    per_class: dict
+    split_counts: list[dict]
+    precision: str
+    version: str
+
+
+def read_run(model: Path = paths.MODEL) -> RunMetrics:
+    """This workspace's metrics files and the precision of ``model``; MissingInput names a missing one."""
+    files = {
+        "test": paths.TEST,
+        "kfold": paths.KFOLD,
+        "baseline": paths.BASELINE,
+        "per_class": paths.PER_CLASS,
+        "split_counts": paths.SPLIT_COUNTS,
+    }
+    loaded = {}
+    for name, path in files.items():
+        if not path.is_file():
+            raise MissingInput(f"{path}: missing; run `dvc repro` first")
+        loaded[name] = json.loads(path.read_text(encoding="utf-8"))
+    with zipfile.ZipFile(model) as bundle:
+        version = parse_model_info(bundle.read(INFO_NAME)).version
+    return RunMetrics(**loaded, precision=trained_precision(model), version=version)
+
+
+def trained_precision(model: Path) -> str:
+    """The dtype policy of the .keras model's layers (read from its config.json, without TensorFlow):
+    ``mixed_bfloat16`` or ``mixed_float16`` if any layer computes in it, else ``float32``."""
+    with zipfile.ZipFile(model) as bundle:
+        config = json.loads(bundle.read("config.json"))
+    policies = Counter(
+        layer["config"]["dtype"]["config"]["name"]
+        for layer in config["config"]["layers"]
+        if isinstance(layer["config"].get("dtype"), dict)
+    )
+    return next((name for name in ("mixed_bfloat16", "mixed_float16") if policies[name]), "float32")
+
+
+def weakest_classes(per_class: dict, count: int = WEAKEST) -> list[tuple[str, dict]]:
+    """The ``count`` classes of lowest F1 (then lowest recall, then by name), weakest first; an undefined
+    score (null: a class never predicted has no precision, so no F1) counts as the lowest."""
+    classes = [(name, scores) for name, scores in per_class.items() if name != "macro avg"]
+
+    def rank(item: tuple[str, dict]) -> tuple:
+        name, scores = item
+        return (*(-1.0 if scores[key] is None else scores[key] for key in ("f1", "recall")), name)
+
+    return sorted(classes, key=rank)[:count]
+
+
+def score_cell(value: float | None) -> str:
+    """A score with 4 decimals, or "undefined" for null (a ratio with nothing to divide by)."""
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+def class_counts(split_counts: list[dict]) -> dict[str, dict[str, int]]:
+    """{class: {split: images}} of metrics/split_counts.json, classes in its order."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in split_counts:
+        counts.setdefault(row["class"], {})[row["split"]] = row["count"]
+    return counts
+
+
+def model_card(
+    run: RunMetrics,
+    data: DataParams,
+    faces: FacesParams,
+    image_size: int,
+    augment: AugmentParams,
+    model: ModelParams,
+    train: TrainParams,
+) -> str:
+    """The card as Markdown; names from the data and params are escaped, never put in code spans (where
+    Markdown would show an entity as typed)."""
+    counts = class_counts(run.split_counts)
+    n_classes, test = len(counts), run.test
+    source = markdown_text(data.source)
+    kind = NOT_PEOPLE.get(data.source)
+    sections = [
+        "# Model card: star-recognizer",
+        f"Trained by starrec {markdown_text(run.version)}; written by `dvc repro card` from this run's params.yaml "
+        "and metrics files, so every number below is this run's.",
+    ]
+    if kind:
+        sections.append(
+            f"**This model was trained on `data.source` {source}, {kind}: its classes are not people.** "
+            "Set `data.source` to your own photos (README: Your own photos) before any use on faces."
+        )
+    grayscale = "converted to grayscale, " if augment.grayscale else ""
+    sections += [
+        "## Model",
+        f"A Keras CNN: {len(model.conv_filters)} convolution blocks of {model.conv_filters} filters "
+        f"({model.kernel_size}x{model.kernel_size}, each with 2x2 max-pooling), dense layers {model.dense_units}, "
+        f"dropout {model.dropout:g}, a softmax over {n_classes} classes. Input: an RGB image resized to "
+        f"{image_size}x{image_size} pixels, {grayscale}normalised inside the model. Trained with SGD, learning "
+        f"rate {train.learning_rate:g}, momentum {train.momentum:g}, batch size {train.batch_size}, "
+        f"{train.epochs} epochs, in {run.precision}. Files: `models/model.keras` (registry entry "
+        "`star-recognizer`), `models/export/` (SavedModel, ONNX, LiteRT; entry `star-recognizer-exports`).",
+        "## Intended use",
+        f"- Telling which of the {n_classes} classes it was trained on a photo shows, in `starrec predict`, "
+        "`starrec serve` or your own code, for people who agreed to be recognised.\n"
+        "- Teaching and studying the machine-learning workflow: data, training, cross validation, metrics.",
+        "It is a closed-set classifier: every photo gets one of its classes. A person it has never seen is "
+        'given the most similar known class, sometimes with a high probability; it cannot say "unknown" '
+        "and it does not verify anyone's identity.",
+        "## Not for",
+        "- identifying, tracking or profiling people who have not agreed to it; surveillance;\n"
+        "- any decision about a person (access, employment, policing, credit, health);\n"
+        "- people outside its classes, or photos unlike its training data (light, pose, age, camera, crop).",
+        "## Data",
+        f"`data.source` {source}{f', {kind}' if kind else ''}: {sum(sum(c.values()) for c in counts.values())} "
+        f"images in {n_classes} classes, split per class (train / val / test):",
+        markdown_table(
+            ["class", "train", "val", "test"],
+            [
+                [markdown_text(name), *(str(split.get(part, 0)) for part in ("train", "val", "test"))]
+                for name, split in counts.items()
+            ],
+        ),
+        face_settings(faces),
+        "## Performance",
+        f"On the test split ({test['n_examples']} images, never used for training or choices), with 95 % "
+        "bootstrap intervals, beside two classic baselines on the same split and input (stage baseline):",
+        markdown_table(
+            ["model", "accuracy [95 % interval]", "macro F1 [95 % interval]"],
+            [["this CNN", with_interval(test, "accuracy"), with_interval(test, "f1_macro")]]
+            + [
+                [
+                    markdown_text(name.replace("_", " ")),
+                    with_interval(scores, "accuracy"),
+                    with_interval(scores, "f1_macro"),
+                ]
+                for name, scores in run.baseline.items()
+            ],
+        ),
+        folds_line(run.kfold),
+        "## Weakest classes",
+        "The classes of lowest F1 on the test split:",
+        markdown_table(
+            ["class", "F1", "recall", "precision", "test images"],
+            [
+                [
+                    markdown_text(name),
+                    *(score_cell(s[key]) for key in ("f1", "recall", "precision")),
+                    str(s["support"]),
+                ]
+                for name, s in weakest_classes(run.per_class)
+            ],
+        ),
+        "## Limits",
+        f"- Small data: {test['n_examples']} test images give an accuracy interval "
+        f"{100 * (test['ci95']['accuracy']['high'] - test['ci95']['accuracy']['low']):.1f} points wide; "
+        "a class with few images is measured even less precisely.\n"
+        "- Closed set (above); its probabilities are not calibrated for people it was not trained on.\n"
+        "- The face detector (OpenCV's Haar cascade, when `faces.detect` is on) finds frontal faces; profiles, "
+        'small or covered faces are missed and the photo is refused ("no face found").\n'
+        f"- Trained in {run.precision}: on another CPU or TensorFlow build the last digits of every score may differ.",
+        "## Consent",
+        "Photos of people are personal data, and recognising faces processes biometric data (in the EU, GDPR "
+        "article 9: explicit consent or another legal basis). Train only on photos of people who agreed to it; keep "
+        "`data/` and the DVC remote private; when someone withdraws, delete their folder, run `dvc repro` and "
+        "replace every copy of the old model (`dvc gc` for the cache and remote). Do not publish a model of people "
+        "who did not agree: it can recognise them.",
+    ]
+    return "\n\n".join(part for part in sections if part) + "\n"
+
+
+def face_settings(faces: FacesParams) -> str:
+    """One sentence: the face crop that training used and that predict/serve repeat (saved with the model)."""
+    if not faces.detect:
+        return "Whole images, no face crop (`faces.detect: false`); predict and serve do the same."
+    keep = "the largest face" if faces.multiple == "largest" else "every face"
+    return (
+        f"Faces cropped with OpenCV's Haar cascade {markdown_text(faces.cascade)} (scale factor "
+        f"{faces.scale_factor:g}, min neighbours {faces.min_neighbors}, margin {faces.margin:g}), keeping {keep}; "
+        "these settings are saved with the model, and predict and serve crop the same way."
+    )
+
+
+def folds_line(kfold: dict) -> str:
+    """The K-fold mean ± std and the range over folds (train + val, the same network retrained per fold)."""
+    accuracies = [fold["accuracy"] for fold in kfold["folds"]]
+    return (
+        f"{kfold['k']}-fold cross validation over train + val: accuracy {mean_std(kfold['accuracy'])} "
+        f"(folds from {min(accuracies):.4f} to {max(accuracies):.4f}), macro F1 {mean_std(kfold['f1_macro'])}."
+    )

@@ -1,0 +1,28 @@
+"""Stage card: the model card of this run -> models/model_card.md (intended use, data, scores with their
+intervals and the baselines, weakest classes, limits, consent)."""
+
+from starrec import paths
+from starrec.atomic import atomic_path
+from starrec.params import load_params
+from starrec.ship.card import model_card, read_run
+from starrec.stage import run_stage
+
+
+def main() -> None:
+    params = load_params(paths.PARAMS)
+    card = model_card(
+        read_run(paths.MODEL),
+        params.data,
+        params.faces,
+        image_size=params.image.size,
+        augment=params.augment,
+        model=params.model,
+        train=params.train,
+    )
+    with atomic_path(paths.MODEL_CARD) as path:
+        path.write_text(card, encoding="utf-8")
+    print(f"card: {paths.MODEL_CARD}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

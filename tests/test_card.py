@@ -1,0 +1,100 @@
+"""The model card (stage card, issue #21 item 4): this run's numbers, the weakest classes, escaped names,
+the precision read from the model file, and a clear error for a missing metrics file."""
+
+import json
+
+import keras
+import pytest
+
+from starrec import paths
+from starrec.errors import MissingInput
+from starrec.params import Params
+from starrec.ship.card import RunMetrics, model_card, read_run, trained_precision, weakest_classes
+
+HOSTILE = "<img src=x onerror=alert(1)>|*bold*"
+CLASSES = ["ada", HOSTILE, "grace"]
+
+
+def scores(accuracy, f1, low=0.5, high=0.9):
+    return {
+        "accuracy": accuracy,
+        "f1_macro": f1,
+        "ci95": {k: {"low": low, "high": high} for k in ("accuracy", "f1_macro")},
+    }
+
+
+def run_metrics(precision="float32") -> RunMetrics:
+    per_class = {
+        "ada": {"f1": 0.9, "recall": 0.95, "precision": 0.86, "support": 10},
+        HOSTILE: {"f1": 0.5, "recall": 0.4, "precision": 0.67, "support": 10},
+        "grace": {"f1": 0.9, "recall": 0.9, "precision": 0.9, "support": 10},
+        "macro avg": {"f1": 0.1, "recall": 0.1, "precision": 0.1, "support": 30},
+    }
+    counts = [
+        {"split": split, "class": name, "count": n}
+        for name in CLASSES
+        for split, n in (("train", 6), ("val", 2), ("test", 2))
+    ]
+    kfold = {"k": 2, "accuracy": {"mean": 0.8, "std": 0.05}, "f1_macro": {"mean": 0.79, "std": 0.06}}
+    kfold["folds"] = [{"fold": 0, "accuracy": 0.75}, {"fold": 1, "accuracy": 0.85}]
+    test = {"n_examples": 30, **scores(0.7667, 0.7612, 0.6, 0.9)}
+    baseline = {"eigenfaces": scores(0.6, 0.58), "logistic_regression": scores(0.55, 0.5)}
+    return RunMetrics(test, kfold, baseline, per_class, counts, precision, "0.2.0")
+
+
+def card_of(params: Params, precision="float32") -> str:
+    return model_card(
+        run_metrics(precision), params.data, params.faces, params.image.size, params.augment, params.model, params.train
+    )
+
+
+def test_the_card_holds_this_runs_numbers_and_escapes_every_name():
+    params = Params()
+    card = card_of(params)
+    assert "its classes are not people" in card  # the default data: digits
+    assert "| this CNN | 0.7667 [0.6000, 0.9000] | 0.7612 [0.6000, 0.9000] |" in card
+    assert "| eigenfaces | 0.6000 [0.5000, 0.9000] |" in card and "| logistic regression |" in card
+    assert "2-fold cross validation over train + val: accuracy 0.8000 ± 0.0500 (folds from 0.7500 to 0.8500)" in card
+    assert "30 test images give an accuracy interval 30.0 points wide" in card
+    assert HOSTILE not in card and "<img" not in card and "|*bold*" not in card
+    weakest = card.split("## Weakest classes")[1].split("## Limits")[0]
+    assert weakest.index("&#60;img") < weakest.index("| grace |") < weakest.index("| ada |")  # F1, then recall
+    assert "| grace | 6 | 2 | 2 |" in card and "in float32" in card and "Trained by starrec 0.2.0;" in card
+
+
+def test_the_card_of_photos_describes_the_face_crop_and_warns_of_nothing_else():
+    params = Params()
+    photos = json.loads(json.dumps({"source": "/data/stars"}))
+    data = type(params.data)(**{**params.data.__dict__, **photos})
+    faces = type(params.faces)(**{**params.faces.__dict__, "detect": True, "multiple": "all"})
+    card = model_card(run_metrics("mixed_bfloat16"), data, faces, 140, params.augment, params.model, params.train)
+    assert "not people" not in card and "`data.source` /data/stars: 30 images in 3 classes" in card
+    assert "Haar cascade haarcascade&#95;frontalface&#95;alt.xml (scale" in card and "keeping every face" in card
+    assert "in mixed&#95;bfloat16" not in card and "in mixed_bfloat16" in card
+
+
+def test_weakest_classes_are_the_lowest_f1_then_recall_then_name():
+    assert [name for name, _ in weakest_classes(run_metrics().per_class, 2)] == [HOSTILE, "grace"]
+
+
+def test_a_class_never_predicted_is_the_weakest_and_its_undefined_scores_are_named():
+    run = run_metrics()
+    run.per_class["ada"] |= {"f1": None, "precision": None, "recall": 0.0}  # never predicted: no precision
+    assert [name for name, _ in weakest_classes(run.per_class)] == ["ada", HOSTILE, "grace"]
+    params = Params()
+    card = model_card(run, params.data, params.faces, 32, params.augment, params.model, params.train)
+    assert "| ada | undefined | 0.0000 | undefined | 10 |" in card
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_the_precision_is_read_from_the_model_file(tmp_path, policy):
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Softmax(dtype="float32")(keras.layers.Dense(2, dtype=policy)(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "model.keras")
+    assert trained_precision(tmp_path / "model.keras") == policy
+
+
+def test_a_missing_metrics_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MissingInput, match=r"^metrics/test.json: missing; run `dvc repro` first$"):
+        read_run(paths.MODEL)
