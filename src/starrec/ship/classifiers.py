@@ -14,12 +14,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from starrec.errors import MissingInput
 from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_export_info
+
+if TYPE_CHECKING:  # only for the types: importing Keras would load TensorFlow, which ONNX and LiteRT do not need
+    import keras
 
 REEXPORT = "rebuild it with `dvc repro -s export`"
 
@@ -33,7 +36,7 @@ class Classifier:
     info: ModelInfo
     image_size: int
     probabilities: Callable[[np.ndarray], np.ndarray]
-    keras_model: Any = None  # a keras.Model; typed loosely so that this module does not import Keras
+    keras_model: keras.Model | None = None
 
 
 def load_classifier(path: str | Path) -> Classifier:
@@ -76,7 +79,7 @@ def export_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _keras(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+def _keras(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda images: model(images, training=False).numpy()
 
 
