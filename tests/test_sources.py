@@ -60,7 +60,7 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
         for name, content in members.items():
-            bundle.writestr(name, content)
+            bundle.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), content)  # the same bytes every time
     return buffer.getvalue()
 
 
@@ -182,7 +182,8 @@ def test_file_url_works(tmp_path):
         (b"this is not an archive", "not a valid"),
         (zip_bytes({"a/b.png": b"x"})[:40], "not a valid"),
     ],
-)
+    ids=["zip-parent", "zip-absolute", "tar-parent", "tar-symlink", "tar-hardlink", "no-archive", "zip-truncated"],
+)  # named: an id made of the archive's bytes would hold its time, and two test workers must collect the same ids
 def test_hostile_or_invalid_archives_are_refused_and_write_nothing(tmp_path, archive, message):
     (tmp_path / "bad").write_bytes(archive)
     target = tmp_path / "deep" / "target"
