@@ -19,8 +19,9 @@ CHECKED_IMAGES = 256
 def main() -> None:
     params = load_params(paths.PARAMS)
     model, quantize = load_model(paths.MODEL), params.export.quantize
-    test = read_records(paths.TEST_SPLIT, params.image.size)
-    images, _ = image_arrays(test, CHECKED_IMAGES)
+    test = read_records(paths.TEST_SPLIT, params.image.size)  # all of it to measure a quantised model
+    test_images, test_labels = image_arrays(test, -1 if quantize != "none" else CHECKED_IMAGES)
+    images = test_images[:CHECKED_IMAGES]
     calibration = None
     if quantize == "int8":
         training = read_records(paths.TRAIN_SPLIT, params.image.size)
@@ -31,7 +32,7 @@ def main() -> None:
     agreement = float(np.mean(trained == exported))
     report: dict = {"max_abs_difference": differences, "top1_agreement": agreement}
     if quantize != "none":
-        report["quantized"] = quantized_report(paths.EXPORT, quantize, *image_arrays(test))
+        report["quantized"] = quantized_report(paths.EXPORT, quantize, test_images, test_labels)
         print(f"export: {report['quantized']}")
     write_json(paths.EXPORT_CHECK, report)
     print(f"export: {', '.join(f'{n} {d:.1e}' for n, d in differences.items())}; top-1 as trained {agreement:.4f}")

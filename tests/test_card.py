@@ -1,15 +1,17 @@
 """The model card (stage card, issue #21 item 4): this run's numbers, the weakest classes, escaped names,
 the precision read from the model file, and a clear error for a missing metrics file."""
 
-import json
+import dataclasses
 
 import keras
 import pytest
 
 from starrec import paths
 from starrec.errors import MissingInput
-from starrec.params import Params
-from starrec.ship.card import RunMetrics, model_card, read_run, trained_precision, weakest_classes
+from starrec.model_info import ModelInfo
+from starrec.params import FacesParams, Params
+from starrec.ship.card import RunMetrics, model_card, model_facts, read_run, weakest_classes
+from starrec.train.model_file import save_model
 
 HOSTILE = "<img src=x onerror=alert(1)>|*bold*"
 CLASSES = ["ada", HOSTILE, "grace"]
@@ -64,9 +66,8 @@ def test_the_card_holds_this_runs_numbers_and_escapes_every_name():
 
 def test_the_card_of_photos_describes_the_face_crop_and_warns_of_nothing_else():
     params = Params()
-    photos = json.loads(json.dumps({"source": "/data/stars"}))
-    data = type(params.data)(**{**params.data.__dict__, **photos})
-    faces = type(params.faces)(**{**params.faces.__dict__, "detect": True, "multiple": "all"})
+    data = dataclasses.replace(params.data, source="/data/stars")
+    faces = dataclasses.replace(params.faces, detect=True, multiple="all")
     card = model_card(run_metrics("mixed_bfloat16"), data, faces, 140, params.augment, params.model, params.train)
     assert "not people" not in card and "`data.source` /data/stars: 30 images in 3 classes" in card
     assert "Haar cascade haarcascade&#95;frontalface&#95;alt.xml (scale" in card and "keeping every face" in card
@@ -90,8 +91,8 @@ def test_a_class_never_predicted_is_the_weakest_and_its_undefined_scores_are_nam
 def test_the_precision_is_read_from_the_model_file(tmp_path, policy):
     inputs = keras.Input((4,))
     outputs = keras.layers.Softmax(dtype="float32")(keras.layers.Dense(2, dtype=policy)(inputs))
-    keras.Model(inputs, outputs).save(tmp_path / "model.keras")
-    assert trained_precision(tmp_path / "model.keras") == policy
+    save_model(keras.Model(inputs, outputs), ModelInfo(["a", "b"], FacesParams(), "9.9"), tmp_path / "model.keras")
+    assert model_facts(tmp_path / "model.keras") == (policy, "9.9")
 
 
 def test_a_missing_metrics_file_is_named(tmp_path, monkeypatch):

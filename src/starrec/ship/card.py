@@ -54,22 +54,22 @@ def read_run(model: Path = paths.MODEL) -> RunMetrics:
         if not path.is_file():
             raise MissingInput(f"{path}: missing; run `dvc repro` first")
         loaded[name] = json.loads(path.read_text(encoding="utf-8"))
-    with zipfile.ZipFile(model) as bundle:
-        version = parse_model_info(bundle.read(INFO_NAME)).version
-    return RunMetrics(**loaded, precision=trained_precision(model), version=version)
+    precision, version = model_facts(model)
+    return RunMetrics(**loaded, precision=precision, version=version)
 
 
-def trained_precision(model: Path) -> str:
-    """The dtype policy of the .keras model's layers (read from its config.json, without TensorFlow):
-    ``mixed_bfloat16`` or ``mixed_float16`` if any layer computes in it, else ``float32``."""
+def model_facts(model: Path) -> tuple[str, str]:
+    """(precision, starrec version) of a .keras model, read from its zip without TensorFlow. The precision is
+    its layers' dtype policy (config.json): ``mixed_bfloat16`` or ``mixed_float16`` if any layer computes in
+    it, else ``float32``; the version is its starrec.json's."""
     with zipfile.ZipFile(model) as bundle:
-        config = json.loads(bundle.read("config.json"))
+        config, version = json.loads(bundle.read("config.json")), parse_model_info(bundle.read(INFO_NAME)).version
     policies = Counter(
         layer["config"]["dtype"]["config"]["name"]
         for layer in config["config"]["layers"]
         if isinstance(layer["config"].get("dtype"), dict)
     )
-    return next((name for name in ("mixed_bfloat16", "mixed_float16") if policies[name]), "float32")
+    return next((name for name in ("mixed_bfloat16", "mixed_float16") if policies[name]), "float32"), version
 
 
 def weakest_classes(per_class: dict, count: int = WEAKEST) -> list[tuple[str, dict]]:
