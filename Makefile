@@ -1,4 +1,5 @@
-# make run: set up .venv if needed, then the whole DVC pipeline on the built-in data.
+# make run: set up .venv if needed, then the whole DVC pipeline on the built-in data. make tune: the search by
+# K-fold and the learning curve (tune/dvc.yaml), then `starrec tune apply` and make run for the test score.
 # make test: same set-up, then the test suite (make test-fast: the unit tests only). make lint: ruff check + format check, mypy on src/.
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
@@ -13,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run test test-fast lint format bench clean lock
+.PHONY: setup run tune test test-fast lint format bench clean lock
 
 $(INSTALLED): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ setup: $(INSTALLED)
 
 run: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+	$(BIN)/starrec summary
+
+tune: setup  # the search and the learning curve (tune/dvc.yaml; docs/tuning.md): long, so not part of run
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro tune/dvc.yaml
 	$(BIN)/starrec summary
 
 TEST_WORKERS ?= 2

@@ -1,6 +1,7 @@
 """make bench: training speed and per-stage memory on generated data -> bench/results.json.
 
-    python bench/run.py [--out bench/results.json] [--memory-images 2000] [--only speed|memory|distributed|service]
+    python bench/run.py [--out bench/results.json] [--memory-images 2000]
+                        [--only speed|memory|distributed|service|tune]
 
 speed: the train stage as `dvc repro train` runs it against a plain Keras script's ``model.fit`` and
 bare ``tf.function`` step (bench/speed.py, bench/plain_keras.py), for the default network at 32 px
@@ -11,6 +12,8 @@ service: latency of starrec serve, 200 uploads 8 at a time, and a screenshot of 
 docs/serve-page.png (bench/service.py; needs `dvc repro` first, for the model and photos); service.lean:
 cold start, memory, install size and latency of model.keras and model.onnx with the full install and of
 model.onnx from a venv with only starrec[serve] (no TensorFlow).
+tune: fold trainings, time and best K-fold accuracy of the tune stage without a pruner and with the median
+pruner, on the default search space and the digits at 16 px, 5 epochs (bench/pruning.py).
 With --only, the other sections of an existing results file are kept.
 """
 
@@ -27,6 +30,7 @@ import tensorflow as tf
 
 import distributed
 import memory
+import pruning
 import service
 import speed
 from starrec.hardware import cpu_has_bfloat16, cpu_info
@@ -57,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--memory-images", type=int, default=2000, help="N of the memory table (4N is run too)")
-    parser.add_argument("--only", choices=("speed", "memory", "distributed", "service"))
+    parser.add_argument("--only", choices=("speed", "memory", "distributed", "service", "tune"))
     args = parser.parse_args()
     kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.is_file() else {}
     results = {
@@ -78,6 +82,8 @@ def main() -> None:
         if args.only in (None, "service"):
             results["service"] = service.measure(Path("models/model.keras"), 200, 8, SCREENSHOT)
             results["service"]["lean"] = service.lean(200, 8)
+        if args.only in (None, "tune"):
+            results["tune"] = pruning.measure(Path(scratch))
     results["seconds"] = round(time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -57,12 +57,12 @@ def stages_run(output: str) -> set[str]:
 def copy_project(repo: Path, overrides: dict) -> Path:
     """A new git repository at ``repo`` with the project's files (those git would add) and a params.yaml
     of the schema's defaults with ``overrides`` ({section: {key: value}} or {key: value}), committed.
-    The user's working params.yaml and dvc.lock are not used."""
+    The user's working params.yaml and dvc.lock files are not used."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     for name in listed.stdout.splitlines():
-        if name in ("dvc.lock", "params.yaml") or not (ROOT / name).is_file():
+        if Path(name).name == "dvc.lock" or name == "params.yaml" or not (ROOT / name).is_file():
             continue
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)

@@ -98,3 +98,32 @@ def test_report_out_that_is_a_file_or_unwritable_is_one_line(project, capsys):
     assert capsys.readouterr().err == "error: --out taken: is a file, not a folder; name a folder for the report\n"
     assert main(["report", "--baseline", BRANCH, "--out", "/dev/null/report"]) == 1
     assert capsys.readouterr().err == "error: /dev/null/report: Not a directory\n"
+
+
+def test_report_shows_the_search_and_the_learning_curve_once_they_ran(project):
+    assert main(["report", "--baseline", BRANCH, "--out", "before"]) == 0
+    assert "Search and learning curve" not in (project / "before/report.md").read_text()
+    best = {"train.momentum": 0.95, "train.learning_rate": 0.01}
+    tune = {"k": 2, "best_accuracy": 0.9, "best_trial": 1, "best_params": best, "first_accuracy": 0.8}
+    tune |= {"trials": 3, "pruned": 1, "caveat": "optimistic: the best of 3 K-fold scores is biased upwards"}
+    (project / "metrics/tune.json").write_text(json.dumps(tune))
+    (project / "metrics/tune").mkdir()
+    history = [
+        {"trial": 0, "accuracy": 0.8, "best": 0.8, "state": "complete"},
+        {"trial": 1, "accuracy": 0.9, "best": 0.9, "state": "complete"},
+        {"trial": 2, "accuracy": 0.5, "best": 0.9, "state": "pruned"},
+    ]
+    (project / "metrics/tune/history.json").write_text(json.dumps(history))
+    importance = [{"param": "train.momentum", "importance": 0.7}, {"param": "train.learning_rate", "importance": 0.3}]
+    (project / "metrics/tune/importance.json").write_text(json.dumps(importance))
+    point = {"n_train": 10.0, "train": {"mean": 1.0, "std": 0.0}, "validation": {"mean": 0.7, "std": 0.1}}
+    curve = {"k": 2, "points": [point, {**point, "n_train": 20.0}], "line": "high variance: <b>gap</b> +0.300."}
+    (project / "metrics/learning_curve.json").write_text(json.dumps(curve))
+    assert main(["report", "--baseline", BRANCH, "--out", "after"]) == 0
+    page = (project / "after/report.md").read_text()
+    assert "## Search and learning curve (workspace)" in page
+    assert "best 2-fold accuracy 0.9000 (trial 1 of 3, 1 pruned" in page and "optimistic" in page
+    assert "starrec tune apply" in page and "high variance: &#60;b&#62;gap&#60;/b&#62; +0.300." in page
+    for chart in ("search.png", "importance.png", "size_curve.png"):
+        assert (project / "after" / chart).stat().st_size > 1000 and f"]({chart})" in page
+    assert "<b>gap" not in (project / "after/report.html").read_text()

@@ -96,3 +96,14 @@ def test_faces_are_found_in_every_photo_and_travel_with_the_model(repros):
     assert json.loads((repo / "metrics/test.json").read_text())["n_examples"] == 10
     model_info = json.loads((repo / "models/export/starrec.json").read_text())
     assert model_info["faces"]["detect"] is True and model_info["classes"] == [f"star_{s}" for s in range(5)]
+
+
+def test_the_search_and_the_learning_curve_run_with_their_defaults(repros):
+    repo, _ = repros["fewest"]
+    output = run(repo, "dvc", "repro", "tune/dvc.yaml")
+    assert {name.rsplit(":", 1)[-1] for name in stages_run(output)} == {"tune", "learning_curve"}
+    tune = json.loads((repo / "metrics/tune.json").read_text())
+    assert tune["trials"] == Params().tune.trials and tune["best_accuracy"] >= tune["first_accuracy"]
+    curve = json.loads((repo / "metrics/learning_curve.json").read_text())
+    assert [point["fraction"] for point in curve["points"]] == Params().learning_curve.fractions
+    assert curve["points"][0]["n_train"] >= 2  # 10 % of 12 or 13 images: still one of each class

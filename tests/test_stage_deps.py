@@ -15,7 +15,12 @@ from conftest import ROOT
 from starrec.params import Params
 
 SRC = ROOT / "src"
-STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PIPELINES = {"": ROOT / "dvc.yaml", "tune/dvc.yaml:": ROOT / "tune" / "dvc.yaml"}  # stage name prefix: file
+STAGES = {
+    f"{prefix}{name}": stage
+    for prefix, path in PIPELINES.items()
+    for name, stage in yaml.safe_load(path.read_text())["stages"].items()
+}
 
 
 def module_file(name: str) -> Path | None:

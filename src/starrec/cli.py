@@ -1,6 +1,7 @@
 """The ``starrec`` command: ``predict`` photos with a trained model, ``summary`` of the last run,
 ``compare`` two runs, ``report`` the workspace against a revision, ``serve`` the model over
-HTTP with a web page, ``params`` (the default params.yaml, with the help of every key)."""
+HTTP with a web page, ``params`` (the default params.yaml, with the help of every key), ``tune apply``
+(the search's best values into params.yaml)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,47 @@ import sys
 from pathlib import Path
 
 from starrec import __version__, paths
-from starrec.errors import StarrecError
+from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.formatting import mean_std, with_interval
-from starrec.params import render_params_yaml
+from starrec.params import load_params, render_params_yaml
 from starrec.stage import describe
 
 
 def summary() -> str:
-    """Test accuracy and macro F1 with their 95 % intervals, and the K-fold mean ± std, from the metrics files."""
-    test = json.loads(paths.TEST.read_text(encoding="utf-8"))
-    kfold = json.loads(paths.KFOLD.read_text(encoding="utf-8"))
-    return (
-        f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
-        f"({test['n_examples']} images; 95 % intervals)\n"
-        f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"
-    )
+    """Test accuracy and macro F1 with their 95 % intervals, the K-fold mean ± std and, once tune/dvc.yaml ran,
+    the search's best K-fold score (with why it is optimistic) and the learning curve's diagnosis: the lines
+    of the metrics files there are."""
+    from starrec.tune.results import read_json, search_lines
+
+    test, kfold = read_json(paths.TEST), read_json(paths.KFOLD)
+    tune, curve = read_json(paths.TUNE), read_json(paths.LEARNING_CURVE)
+    if not (test or kfold or tune or curve):
+        raise MissingInput(f"{paths.TEST}: missing; run `dvc repro` (make run) first")
+    lines = []
+    if test:
+        lines.append(
+            f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
+            f"({test['n_examples']} images; 95 % intervals)"
+        )
+    if kfold:
+        lines.append(
+            f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"
+        )
+    if tune:
+        lines += search_lines(tune, load_params(paths.PARAMS))
+    if curve:
+        lines.append(f"learning curve: {curve['line']}")
+    return "\n".join(lines)
+
+
+def _tune(args) -> int:
+    from starrec.tune.results import apply_best
+
+    changes = apply_best(args.params, paths.TUNE)
+    print("\n".join(changes) if changes else f"{args.params} already holds the best trial's values")
+    if changes:
+        print("then `dvc repro` trains and tests the chosen params once (dvc exp run keeps it as an experiment)")
+    return 0
 
 
 def _predict(args) -> int:
@@ -48,7 +75,7 @@ def _compare(args) -> int:
 
 
 def _report(args) -> int:
-    from starrec.evaluation.report import write_report
+    from starrec.report import write_report
 
     for path in write_report(args.baseline, args.out):
         print(f"report: {path}")
@@ -132,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--baseline", default="HEAD", help=runs)
     report.add_argument("--out", type=Path, default=Path("report"), help="the folder to write to")
     commands.add_parser("params", help="print the default params.yaml, every key with its help")
+    tune = commands.add_parser("tune", help="apply: write the search's best values (metrics/tune.json) to params.yaml")
+    tune.add_argument("action", choices=["apply"])
+    tune.add_argument("--params", type=Path, default=paths.PARAMS, help="the params file to rewrite")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -140,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             print(render_params_yaml(), end="")
             return 0
-        return {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve}[args.command](args)
+        commands_run = {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve, "tune": _tune}
+        return commands_run[args.command](args)
     except StarrecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -237,6 +238,87 @@ class VisualizeParams:
     feature_maps: int = param(8, "channels shown per conv layer", low=1, high=64)
 
 
+def _check_range(key: str, bounds: list[float] | None) -> None:
+    if bounds is not None and not (len(bounds) == 2 and bounds[0] < bounds[1]):
+        fail(key, f"{bounds!r}; allowed: null (not searched) or [low, high] with low < high")
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    trials: int = param(
+        8, "finished trials (complete or pruned) the search runs to; raise it to extend a search", low=1, high=100_000
+    )
+    timeout: float | None = param(
+        None, "seconds after which no new trial starts (null: no limit)", low=0.0, low_open=True
+    )
+    sampler: str = param("tpe", "tpe | random | grid (grid_points values per range)", choices=("tpe", "random", "grid"))
+    grid_points: int = param(3, "sampler grid: values per searched range", low=2, high=100)
+    pruner: str = param(
+        "median",
+        "median (stop a trial whose running fold mean is below the median) | hyperband | none",
+        choices=("median", "hyperband", "none"),
+    )
+    storage: str | None = param(
+        None, "null: a journal file in .backup/tune (one process); or a database URL that workers share"
+    )
+    momentum: list[float] | None = param(
+        [0.5, 0.99], "range searched for train.momentum (null: not searched)", low=0.0, high=1.0, high_open=True
+    )
+    momentum_end: list[float] | None = param(
+        [0.0, 0.9], "... for train.momentum_schedule.end", low=0.0, high=1.0, high_open=True
+    )
+    momentum_rate: list[float] | None = param(
+        [0.5, 1.0], "... for train.momentum_schedule.rate (1: constant momentum)", low=0.0, high=1.0
+    )
+    learning_rate: list[float] | None = param(
+        [0.002, 0.1], "... for train.learning_rate (log scale)", low=0.0, high=100.0, low_open=True
+    )
+    dropout: list[float] | None = param(None, "... for model.dropout", low=0.0, high=1.0, high_open=True)
+    batch_size: list[int] | None = param(
+        None, "choices for train.batch_size, e.g. [16, 32, 64] (null: not searched)", low=1, high=2**20
+    )
+    nested_folds: int = param(
+        0, "outer folds of a nested cross validation around the search (0: off; small data)", low=0, high=100
+    )
+
+    def validate(self, key):
+        for name in ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout"):
+            _check_range(f"{key}.{name}", getattr(self, name))
+        if self.batch_size is not None and (not self.batch_size or len(set(self.batch_size)) != len(self.batch_size)):
+            fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: null or a list of distinct batch sizes")
+        if not any(getattr(self, name) is not None for name in SEARCHED):
+            fail(key, f"searches nothing; give a range to at least one of {', '.join(SEARCHED)}")
+        if self.storage is not None and urlsplit(self.storage).password is not None:
+            fail(
+                f"{key}.storage",
+                "holds a password, which dvc.lock and git would keep; leave it out and use PGPASSWORD or ~/.pgpass",
+            )
+        if self.nested_folds == 1:
+            fail(f"{key}.nested_folds", "1; allowed: 0 (off) or at least 2 outer folds")
+
+
+SEARCHED = ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout", "batch_size")
+
+
+@dataclass(frozen=True)
+class LearningCurveParams:
+    fractions: list[float] = param(
+        [0.1, 0.25, 0.5, 1.0],
+        "of each fold's training part: one K-fold run per fraction",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
+    target_accuracy: float = param(
+        0.95, "high bias: the training accuracy of all the data stays below this", low=0.0, high=1.0
+    )
+    max_gap: float = param(0.05, "high variance: training minus validation accuracy exceeds this", low=0.0, high=1.0)
+
+    def validate(self, key):
+        if not self.fractions or self.fractions != sorted(set(self.fractions)):
+            fail(f"{key}.fractions", f"{self.fractions!r}; allowed: increasing fractions in (0, 1]")
+
+
 @dataclass(frozen=True)
 class Params:
     seed: int = param(42, "seeds every random choice: split, folds, augmentation, weights", low=0, high=2**31 - 1)
@@ -252,6 +334,12 @@ class Params:
     baseline: BaselineParams = section(BaselineParams, "classic methods on the CNN's split and input (stage baseline)")
     export: ExportParams = section(ExportParams, "portable copies of the model (stage export)")
     visualize: VisualizeParams = section(VisualizeParams, "what the network sees")
+    learning_curve: LearningCurveParams = section(
+        LearningCurveParams, "bias or variance? K-fold scores by training-set size (tune/dvc.yaml)"
+    )
+    tune: TuneParams = section(
+        TuneParams, "search by K-fold (tune/dvc.yaml; docs/tuning.md): ranges of the lecture's knobs"
+    )
 
     def validate(self, key):
         blocks = len(self.model.conv_filters)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
 from starrec.data.augment import with_augmented_copies
+from starrec.data.manifest import group_by_id, load_classes
+from starrec.data.records import content_hash, read_labels_and_ids, read_records
 from starrec.errors import StarrecError
 from starrec.evaluation.inference import labels_and_probabilities
 from starrec.evaluation.kfold import score
@@ -98,27 +101,53 @@ class FoldData:
     classes: list[str]
     data_id: str = ""
 
+    @classmethod
+    def from_splits(cls, train: Path, val: Path, manifest: Path, interim: Path, size: int) -> FoldData:
+        """The train and val splits' records together (the folds never see the test split)."""
+        examples = read_records(train, size).concatenate(read_records(val, size))
+        labels, ids = (np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val)))
+        return cls(examples, labels, group_by_id(manifest, ids), load_classes(interim), content_hash(train, val))
+
+    def subset(self, indices: np.ndarray) -> FoldData:
+        """The examples at ``indices`` (positions, increasing), as data of their own."""
+        indices = np.asarray(indices)
+        mask = np.zeros(len(self.labels), bool)
+        mask[indices] = True
+        return FoldData(
+            examples_where(self.examples, mask),
+            self.labels[indices],
+            self.groups[indices],
+            self.classes,
+            fingerprint(self.data_id, indices.tolist())[:16],
+        )
+
 
 @dataclass(frozen=True)
 class FoldRun:
     """Which folds this process trains (part ``part`` of ``parts``: the folds f with f mod parts = part),
-    where it keeps finished folds and epoch backups (None: no resume), and its tf.distribute strategy."""
+    where it keeps finished folds and epoch backups (None: no resume), its tf.distribute strategy and the label
+    of its progress bar."""
 
     part: int = 0
     parts: int = 1
     backup_dir: Path | None = None
     strategy: tf.distribute.Strategy | None = None
+    description: str = ""  # the progress bar's label (default: k-fold part P)
 
 
-def train_folds(
-    data: FoldData,
-    k: int,
-    seed: int,
-    augment: AugmentParams,
-    model_params: ModelParams,
-    train_params: TrainParams,
-    run: FoldRun = FoldRun(),
-) -> dict:
+@dataclass(frozen=True)
+class FoldSettings:
+    """What every fold's training is made of: ``k`` folds of the ``seed``, and the augment, model and train
+    params."""
+
+    k: int
+    seed: int
+    augment: AugmentParams
+    model: ModelParams
+    train: TrainParams
+
+
+def train_folds(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) -> dict:
     """Train part ``run.part`` of ``run.parts``: a fresh model per fold f on the other folds (augmented,
     normalised with their own statistics), predicting fold f.
 
@@ -127,15 +156,22 @@ def train_folds(
     and each fold's training is backed up per epoch: a rerun with the same params and ``data_id`` starts at
     the first unfinished fold (and epoch).
     """
-    folds = fold_indices(data.labels, data.groups, k, seed, data.classes)
+    n_folds = len(fold_indices(data.labels, data.groups, settings.k, settings.seed, data.classes))
+    return {"k": settings.k, "n_folds": n_folds, "data": data.data_id, "folds": list(each_fold(data, settings, run))}
+
+
+def each_fold(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) -> Iterator[dict]:
+    """The results of :func:`train_folds`' folds one by one, as each finishes (a search scores them as they
+    come); ``run.backup_dir`` is removed after the last one."""
+    seed, augment = settings.seed, settings.augment
+    folds = fold_indices(data.labels, data.groups, settings.k, seed, data.classes)
     fold_of = np.zeros(len(data.labels), np.int64)
     for number, (_, test_index) in enumerate(folds):
         fold_of[test_index] = number
     subsets = FoldSubsets(data.examples, fold_of)
-    expected = fingerprint(augment, model_params, result_params(train_params), seed, k, data.data_id)
+    expected = fingerprint(augment, settings.model, result_params(settings.train), seed, settings.k, data.data_id)
     mine = [number for number in range(len(folds)) if number % run.parts == run.part]
-    results = []
-    with tqdm(total=len(mine), desc=f"k-fold part {run.part}", unit="fold") as bar:
+    with tqdm(total=len(mine), desc=run.description or f"k-fold part {run.part}", unit="fold") as bar:
         for number in mine:
             train_index, test_index = folds[number]
             saved = run.backup_dir and load_finished(run.backup_dir / f"fold-{number}.json", expected)
@@ -143,22 +179,27 @@ def train_folds(
                 train, test = subsets.train(number), subsets.test(number)
                 images_per_epoch = len(train_index) * (augment.copies + 1)
                 options = RunOptions(
-                    callbacks=[EpochProgress(bar, train_params.epochs, images_per_epoch)],
+                    callbacks=[EpochProgress(bar, settings.train.epochs, images_per_epoch)],
                     verbose=0,
                     backup_dir=run.backup_dir and run.backup_dir / f"fold-{number}",
                     strategy=run.strategy,
                 )
                 fold_id = f"{expected} fold {number}"  # a backup resumes this fold only
                 fold_data = fold_training_data(train, images_per_epoch, len(data.classes), augment, seed, fold_id)
-                model, _ = fit(fold_data, model_params, train_params, seed, options)
+                model, _ = fit(fold_data, settings.model, settings.train, seed, options)
                 saved = fold_result(number, test_index, model, test)
                 if run.backup_dir:
                     save_finished(run.backup_dir / f"fold-{number}.json", expected, saved)
-            results.append(saved)
             bar.update()
+            yield saved
     if run.backup_dir:
         shutil.rmtree(run.backup_dir, ignore_errors=True)
-    return {"k": k, "n_folds": len(folds), "data": data.data_id, "folds": results}
+
+
+def examples_where(examples: tf.data.Dataset, mask: np.ndarray) -> tf.data.Dataset:
+    """The examples whose position is True in ``mask``, streamed in their order."""
+    table = tf.constant(mask)
+    return examples.enumerate().filter(lambda index, _: tf.gather(table, index)).map(lambda _, example: example)
 
 
 class FoldSubsets:

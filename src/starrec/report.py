@@ -3,9 +3,9 @@
 Written as ``report.md`` (with its PNG charts beside it, for a pull-request comment) and
 ``report.html`` (the same page with the charts inside as data: URIs, so it opens offline
 from anywhere): the params that differ, the metrics with their 95 % intervals (and the
-baseline stage's), the ``starrec compare`` verdict, the learning curves of both and the
-workspace's confusion matrix. A result one side lacks shows as "-", a comparison that
-cannot be made as its reason.
+baseline stage's), the ``starrec compare`` verdict, the learning curves of both, the
+workspace's confusion matrix and, once tune/dvc.yaml ran, its search and learning curve by size.
+A result one side lacks shows as "-", a comparison that cannot be made as its reason.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class n
 
 CURVES = paths.TRAIN_LIVE / "plots" / "metrics"
 """dvclive's per-epoch TSVs: ``train/<name>.tsv`` and ``eval/<name>.tsv``."""
+SEARCH_CHARTS = ("search.png", "importance.png", "size_curve.png")
 BASELINES = {"eigenfaces": "eigenfaces (PCA + SVC)", "logistic_regression": "logistic regression"}
 
 
@@ -176,6 +177,70 @@ def confusion_matrix(name: str) -> bytes | None:
     return _png(figure)
 
 
+def search_history(name: str) -> bytes | None:
+    """PNG: each trial's K-fold accuracy (pruned: its last running mean, hollow) and the best so far."""
+    rows = _json(name, paths.TUNE_PLOTS / "history.json")
+    if not rows:
+        return None
+    figure = Figure(figsize=(6, 3.6), dpi=100)
+    axis = figure.subplots()
+    for state, marker in (("complete", "o"), ("pruned", "x")):
+        shown = [row for row in rows if row["state"] == state and row["accuracy"] is not None]
+        axis.plot([row["trial"] for row in shown], [row["accuracy"] for row in shown], marker, label=state)
+    best = [row for row in rows if row["best"] is not None]
+    axis.step([row["trial"] for row in best], [row["best"] for row in best], where="post", label="best so far")
+    axis.set(xlabel="trial", ylabel="K-fold accuracy", title="Search history")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def param_importance(name: str) -> bytes | None:
+    """PNG: the fANOVA importance of each searched param."""
+    rows = _json(name, paths.TUNE_PLOTS / "importance.json")
+    if not rows:
+        return None
+    figure = Figure(figsize=(6, 0.5 * len(rows) + 1.2), dpi=100)
+    axis = figure.subplots()
+    axis.barh([row["param"] for row in rows][::-1], [row["importance"] for row in rows][::-1])
+    axis.set(xlabel="importance (fANOVA)", title="What the K-fold accuracy depends on")
+    return _png(figure)
+
+
+def size_curve(name: str) -> bytes | None:
+    """PNG: K-fold training and validation accuracy by training-set size, ± one standard deviation."""
+    curve = _json(name, paths.LEARNING_CURVE)
+    if not curve:
+        return None
+    figure = Figure(figsize=(6, 3.6), dpi=100)
+    axis = figure.subplots()
+    sizes = [point["n_train"] for point in curve["points"]]
+    for part, label in (("train", "training"), ("validation", "validation")):
+        means = np.asarray([point[part]["mean"] for point in curve["points"]])
+        spread = np.asarray([point[part]["std"] for point in curve["points"]])
+        axis.plot(sizes, means, "o-", label=label)
+        axis.fill_between(sizes, means - spread, means + spread, alpha=0.2)
+    axis.set(xlabel="training images", ylabel="accuracy", title="Learning curve by training-set size")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def search_section() -> str | None:
+    """The search's best K-fold score beside where it started, why it is optimistic, and the learning curve's
+    diagnosis (None before tune/dvc.yaml ran)."""
+    from starrec.params import load_params
+    from starrec.tune.results import search_lines
+
+    tune, curve = _json(WORKSPACE, paths.TUNE), _json(WORKSPACE, paths.LEARNING_CURVE)
+    if tune is None and curve is None:
+        return None
+    lines = []
+    if tune:
+        lines += [markdown_text(line.strip()) for line in search_lines(tune, load_params(paths.PARAMS))]
+    if curve:
+        lines.append(f"**Learning curve:** {markdown_text(curve['line'])}")
+    return "\n\n".join(lines)
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -189,7 +254,11 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
         "loss.png": learning_curve(baseline, "loss"),
         "accuracy.png": learning_curve(baseline, "accuracy"),
         "confusion.png": confusion_matrix(WORKSPACE),
+        "search.png": search_history(WORKSPACE),
+        "importance.png": param_importance(WORKSPACE),
+        "size_curve.png": size_curve(WORKSPACE),
     }
+    search = search_section()
     title = f"starrec report: {WORKSPACE} vs {baseline}"  # escaped where it is written
     sections = {
         "Params that differ": params_section(baseline),
@@ -203,6 +272,9 @@ def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
         lines += [f"![{name}]({image_source(name)})\n" for name in ("loss.png", "accuracy.png")]
         if charts["confusion.png"]:
             lines.append(f"## Confusion matrix\n\n![confusion]({image_source('confusion.png')})\n")
+        if search:
+            lines.append(f"## Search and learning curve (workspace)\n\n{search}\n")
+            lines += [f"![{name}]({image_source(name)})\n" for name in SEARCH_CHARTS if charts[name]]
         return "\n".join(lines)
 
     if out.exists() and not out.is_dir():
