@@ -28,14 +28,18 @@ TINY = {
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
     "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9, "backup_every_s": 0},
     "kfold": {"k": 2, "parts": [0, 1]},
+    "tune": {"trials": 2},
+    "learning_curve": {"fractions": [0.5, 1.0]},
 }
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    """A git + DVC copy of the project's own files with the tiny params, after one dvc repro."""
+    """A git + DVC copy of the project's own files with the tiny params, after one dvc repro of each pipeline
+    (make run, make tune): what a user has who ran both (tests/test_tune_e2e.py: the search on its own)."""
     repo = copy_project(tmp_path_factory.mktemp("repo"), TINY)
     output = run(repo, "dvc", "repro")
+    run(repo, "dvc", "repro", "tune/dvc.yaml")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "repro")
     return repo, output
@@ -114,7 +118,7 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
     original = module.read_text()
     module.write_text(original + "# an edit\n")
     try:
-        status = json.loads(run(repo, "dvc", "status", "--json", "dvc.yaml"))  # not tune/dvc.yaml: never run here
+        status = json.loads(run(repo, "dvc", "status", "--json"))
     finally:
         module.write_text(original)
     changed = {
@@ -123,8 +127,11 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
         for entry in entries
         if isinstance(entry, dict) and "src/starrec/data/manifest.py" in entry.get("changed deps", {})
     }
-    assert changed == {"convert", "split", "train", "fold@0", "fold@1", "evaluate", "baseline", "visualize"}
-    assert "Data and pipelines are up to date" in run(repo, "dvc", "status", "dvc.yaml")
+    assert changed == {"convert", "split", "train", "fold@0", "fold@1", "evaluate", "baseline", "visualize"} | {
+        "tune/dvc.yaml:tune",
+        "tune/dvc.yaml:learning_curve",
+    }
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
 
 
 def backed_up_epochs(repo: Path) -> int:
@@ -253,7 +260,11 @@ def test_queued_momentum_grid_then_compare_and_report(repo, browser):
     sizes = browser.execute_script(
         "return Array.from(document.images).map(i => i.complete ? [i.naturalWidth, i.naturalHeight] : [0, 0])"
     )
-    assert len(sizes) == 3 and all(width > 100 and height > 100 for width, height in sizes), sizes
+    searched = [
+        name for name in ("search.png", "importance.png", "size_curve.png") if (repo / "report" / name).exists()
+    ]
+    assert "## Search and learning curve (workspace)" in markdown and {"search.png", "size_curve.png"} <= set(searched)
+    assert len(sizes) == 3 + len(searched) and all(width > 100 and height > 100 for width, height in sizes), sizes
 
 
 def test_bad_params_stop_before_any_work(repo):
@@ -390,6 +401,7 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
     origin = tmp_path / "origin"  # its own run, so that its run-cache holds every stage (others' tests prune theirs)
     run(tmp_path, "git", "clone", "-q", str(repo), str(origin))
     dvc(origin, "repro")
+    dvc(origin, "repro", "tune/dvc.yaml")
     dvc(origin, "remote", "add", "-d", "shared", "s3://starrec/dvc")
     dvc(origin, "remote", "modify", "shared", "endpointurl", endpoint)
     run(origin, "git", "commit", "-qam", "the shared remote")

@@ -24,7 +24,7 @@ from starrec.evaluation.fold import FoldData, FoldSettings, train_folds
 from starrec.params import LearningCurveParams, ParamsError, load_params, parse_params, render_params_yaml
 from starrec.tune.learning_curve import diagnose, learning_curve, sample
 from starrec.tune.results import apply_best, search_lines
-from starrec.tune.search import history, importances, nested_cv, open_study, report, run_trials
+from starrec.tune.search import TuneError, history, importances, nested_cv, open_study, report, run_trials
 from starrec.tune.space import current_values, exp_run_command, grid, searched, suggest, with_values
 
 WORKER = [sys.executable, str(ROOT / "tests" / "tune_worker.py")]
@@ -135,6 +135,7 @@ def test_a_sample_keeps_and_leaves_out_one_image_of_every_class_on_small_data():
     assert sorted(np.bincount(labels[sample(np.arange(12), labels, 0.1, seed=0, fold=0)])) == [1, 1, 1]
     assert sorted(np.bincount(labels[sample(np.arange(12), labels, 0.95, seed=0, fold=0)])) == [3, 3, 3]
     assert list(sample(np.arange(3), np.asarray([0, 0, 1]), 0.5, seed=0, fold=0)) == [0, 1, 2]  # too few to sample
+    assert list(sample(np.arange(6), np.asarray([0, 0, 0, 0, 0, 1]), 0.5, seed=0, fold=0)) == [0, 1, 2, 3, 4, 5]
 
 
 @pytest.mark.slow
@@ -403,3 +404,10 @@ def test_importances_of_trials_that_all_scored_the_same_are_empty_not_nan():
     assert {row["param"] for row in found} == set(distributions) and all(
         np.isfinite(row["importance"]) for row in found
     )
+
+
+@pytest.mark.slow
+def test_a_database_that_cannot_be_opened_is_one_line_naming_tune_storage(tiny_params, tmp_path):
+    params = replace(tiny_params, "tune", storage=f"sqlite:///{tmp_path}/no/such/folder/study.db")
+    with pytest.raises(TuneError, match=r"^params.yaml: tune.storage: cannot open the database: \(sqlite3"):
+        open_study(settings_of(params), params.tune, "tiny", tmp_path)

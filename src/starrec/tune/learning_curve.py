@@ -40,7 +40,8 @@ def learning_curve(
     is kept there and a rerun trains only the others."""
     seed = settings.seed
     folds = fold_indices(data.labels, data.groups, settings.k, seed, data.classes)
-    expected = fingerprint(settings.augment, settings.model, result_params(settings.train), seed, data.data_id)
+    fixed = (settings.augment, settings.model, result_params(settings.train), seed, settings.k, data.data_id)
+    expected = fingerprint(*fixed)
     points = []
     with tqdm(total=len(limits.fractions) * len(folds), desc="learning curve", unit="fold") as bar:
         for fraction in limits.fractions:
@@ -66,9 +67,10 @@ def learning_curve(
 def sample(train_index: np.ndarray, labels: np.ndarray, fraction: float, seed: int, fold: int) -> np.ndarray:
     """A stratified ``fraction`` of a fold's training positions, in increasing order: all of them for 1, else
     at least one and at most all but one image of each class (so small data keeps every class)."""
-    n, classes = len(train_index), len(np.unique(labels[train_index]))
+    counts = np.unique(labels[train_index], return_counts=True)[1]
+    n, classes = len(train_index), len(counts)
     kept = min(max(round(fraction * n), classes), n - classes)
-    if fraction >= 1 or kept < classes:
+    if fraction >= 1 or kept < classes or counts.min() < 2:  # too few to keep one and leave one of each class
         return train_index
     chosen, _ = train_test_split(
         train_index, train_size=kept, stratify=labels[train_index], random_state=(seed + fold) % 2**32

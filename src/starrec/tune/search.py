@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
@@ -61,29 +62,41 @@ def study_name(settings: FoldSettings, tune: TuneParams, data_id: str) -> str:
 
 
 def open_study(settings: FoldSettings, tune: TuneParams, data_id: str, backup_dir: Path) -> optuna.Study:
-    """The study of these params and data in ``tune.storage`` (created if new, with the params as they are as
-    its first trial)."""
+    """The study of these params and data in ``tune.storage``; whoever creates it queues the params as they are
+    as its first trial."""
     storage: optuna.storages.BaseStorage
     if tune.storage is None:
         backup_dir.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(backup_dir / JOURNAL)))
     else:
-        storage = optuna.storages.RDBStorage(
-            tune.storage,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=6 * HEARTBEAT_S,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
-        )
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name(settings, tune, data_id),
-        direction="maximize",
-        pruner=_pruner(tune, settings.k),
-        load_if_exists=True,
-    )
-    if not study.trials:
-        study.enqueue_trial(current_values(settings, tune), user_attrs={"first": True}, skip_if_exists=True)
+        storage = _database(tune.storage)
+    name, pruner = study_name(settings, tune, data_id), _pruner(tune, settings.k)
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction="maximize", pruner=pruner)
+    except optuna.exceptions.DuplicatedStudyError:  # another worker, or an earlier run, made it
+        return optuna.load_study(study_name=name, storage=storage, pruner=pruner)
+    study.enqueue_trial(current_values(settings, tune), user_attrs={"first": True})
     return study
+
+
+def _database(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's storage in the database ``url``. Workers that start together on an empty database race to
+    create its tables (optuna#1092: one fails), so a failed start is tried again a few times."""
+    attempts = 0
+    while True:
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=6 * HEARTBEAT_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
+            )
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            attempts += 1
+            if attempts == 4:
+                reason = str(error).splitlines()[0]
+                raise TuneError(f"params.yaml: tune.storage: cannot open the database: {reason}") from None
+            time.sleep(attempts)
 
 
 def run_trials(
