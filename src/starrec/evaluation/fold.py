@@ -111,10 +111,8 @@ class FoldData:
     def subset(self, indices: np.ndarray) -> FoldData:
         """The examples at ``indices`` (positions, increasing), as data of their own."""
         indices = np.asarray(indices)
-        mask = np.zeros(len(self.labels), bool)
-        mask[indices] = True
         return FoldData(
-            examples_where(self.examples, mask),
+            examples_at(self.examples, len(self.labels), indices),
             self.labels[indices],
             self.groups[indices],
             self.classes,
@@ -196,8 +194,10 @@ def each_fold(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) 
         shutil.rmtree(run.backup_dir, ignore_errors=True)
 
 
-def examples_where(examples: tf.data.Dataset, mask: np.ndarray) -> tf.data.Dataset:
-    """The examples whose position is True in ``mask``, streamed in their order."""
+def examples_at(examples: tf.data.Dataset, size: int, indices: np.ndarray) -> tf.data.Dataset:
+    """The examples at positions ``indices`` of the ``size`` in ``examples``, streamed in their order."""
+    mask = np.zeros(size, bool)
+    mask[indices] = True
     table = tf.constant(mask)
     return examples.enumerate().filter(lambda index, _: tf.gather(table, index)).map(lambda _, example: example)
 

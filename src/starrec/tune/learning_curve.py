@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from starrec.evaluation.fold import FoldData, FoldSettings, examples_where, fold_indices, fold_training_data
+from starrec.evaluation.fold import FoldData, FoldSettings, examples_at, fold_indices, fold_training_data
 from starrec.evaluation.inference import labels_and_probabilities
 from starrec.params import LearningCurveParams
 from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
@@ -80,7 +80,7 @@ def sample(train_index: np.ndarray, labels: np.ndarray, fraction: float, seed: i
 
 def train_and_score(data: FoldData, kept: np.ndarray, test_index: np.ndarray, settings: FoldSettings) -> dict:
     """A fresh model trained on the examples ``kept``; its accuracy on them and on ``test_index``."""
-    train, test = (examples_where(data.examples, _mask(len(data.labels), index)) for index in (kept, test_index))
+    train, test = (examples_at(data.examples, len(data.labels), index) for index in (kept, test_index))
     images_per_epoch = len(kept) * (settings.augment.copies + 1)
     training = fold_training_data(train, images_per_epoch, len(data.classes), settings.augment, settings.seed, "")
     model, _ = fit(training, settings.model, settings.train, settings.seed, RunOptions(verbose=0))
@@ -128,9 +128,3 @@ def _point(fraction: float, scores: list[dict]) -> dict:
         values = np.asarray([score[name] for score in scores])
         point[name] = {"mean": float(values.mean()), "std": float(values.std())}
     return point
-
-
-def _mask(size: int, index: np.ndarray) -> np.ndarray:
-    mask = np.zeros(size, bool)
-    mask[index] = True
-    return mask

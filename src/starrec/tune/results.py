@@ -12,7 +12,7 @@ import yaml
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput
 from starrec.params import Params, load_params, parse_params, render_params_yaml
-from starrec.tune.space import as_params, exp_run_command, with_values
+from starrec.tune.space import as_params, exp_run_command, value_at, with_values
 
 
 def read_json(path: Path) -> dict | None:
@@ -63,19 +63,13 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     text = render_params_yaml(chosen)
     parse_params(yaml.safe_load(text))  # the rendered file must load back
     changes = [
-        f"{key}: {_value(params, key)} -> {value}"
+        f"{key}: {value_at(params, key)} -> {value}"
         for key, value in sorted(best.items())
-        if _value(params, key) != value
+        if value_at(params, key) != value
     ]
     with atomic_path(params_path) as path:
         path.write_text(text, encoding="utf-8")
     return changes
-
-
-def _value(params: Any, key: str) -> Any:
-    for name in key.split("."):
-        params = getattr(params, name)
-    return params
 
 
 def _score(value: float | None) -> str:

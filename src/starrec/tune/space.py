@@ -69,7 +69,7 @@ def grid(tune: TuneParams) -> dict[str, list]:
 def current_values(settings: FoldSettings, tune: TuneParams) -> dict[str, Any]:
     """The searched keys' values in ``settings``: the first trial, so that a search never ends below the params
     it started from. Constant momentum (``momentum_schedule.end: null``) is the same as ``end = momentum``."""
-    values = {key: _get(settings, key) for key in searched(tune)}
+    values = {key: value_at(settings, key) for key in searched(tune)}
     if values.get("train.momentum_schedule.end", 0.0) is None:
         values["train.momentum_schedule.end"] = settings.train.momentum
     return values
@@ -99,7 +99,8 @@ def _yaml(value: Any) -> str:
     return "null" if value is None else repr(value)
 
 
-def _get(params: Any, key: str) -> Any:
+def value_at(params: Any, key: str) -> Any:
+    """``params``' value of the dotted ``key`` (``train.momentum``)."""
     for name in key.split("."):
         params = getattr(params, name)
     return params
