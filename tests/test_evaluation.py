@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from starrec.atomic import write_json
 from starrec.cli import main
 from starrec.evaluation.evaluate import evaluate
-from starrec.evaluation.intervals import bootstrap_intervals, wilson_interval
+from starrec.evaluation.intervals import bootstrap_intervals, macro_scores, wilson_interval
 from starrec.evaluation.visualize import misclassified
 
 
@@ -67,7 +67,22 @@ def test_wilson_interval_of_eight_out_of_ten():
     assert wilson_interval(8, 10) == pytest.approx({"low": 0.4902, "high": 0.9433}, abs=5e-5)  # the textbook values
 
 
-@pytest.mark.slow  # many bootstrap runs / fresh interpreters
+@pytest.mark.parametrize("classes", [1, 2, 3, 9, 40])
+def test_macro_scores_of_every_resample_are_sklearns(classes):
+    rng = np.random.default_rng(classes)
+    truth = rng.integers(0, classes, (6, 50))
+    predicted = np.where(rng.random((6, 50)) < 0.7, truth, rng.integers(0, max(1, classes - 2), (6, 50)))
+    truth[0] = 0  # one class only in the truth of the first row
+    scores = macro_scores(truth, predicted, classes)
+    assert scores.shape == (3, 6)
+    for row in range(6):
+        expected = precision_recall_fscore_support(
+            truth[row], predicted[row], labels=list(range(classes)), average="macro", zero_division=0.0
+        )[:3]
+        assert scores[:, row].tolist() == [float(value) for value in expected]  # exact: the same sums
+    assert macro_scores(truth.T, predicted.T, classes, axis=0).tolist() == scores.tolist()
+
+
 def test_bootstrap_intervals_hold_the_score_are_seeded_and_shrink_with_more_images():
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 3, 300)
