@@ -1,5 +1,6 @@
 """Training: batch modes, reproducibility, divergence, logged schedules, saved models."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -39,6 +40,16 @@ def test_resolve_batch_size():
 def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
     first, _ = train(tiny_params, *tiny_arrays)
     second, _ = train(tiny_params, *tiny_arrays)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", [0, 2**31 - 1])  # both ends of the seed's range; TensorFlow truncates both to 0
+def test_every_seed_of_the_range_trains_reproducibly(tiny_params, tiny_arrays, seed):
+    params = dataclasses.replace(tiny_params, seed=seed)
+    first, history = train(params, *tiny_arrays)
+    second, _ = train(params, *tiny_arrays)
+    assert len(history.history["loss"]) == params.train.epochs
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
 

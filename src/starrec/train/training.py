@@ -35,9 +35,19 @@ class TrainingDiverged(StarrecError, RuntimeError):
     """The loss became NaN or infinite; the message names the params to change."""
 
 
+TF_SEED_RANGE = 2**31 - 1
+"""TensorFlow reduces its global seed modulo this (``random_seed._truncate_seed``)."""
+
+
 def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy and TF, and make TF ops deterministic (same params, same weights)."""
+    """Seed Python, NumPy and TF, and make TF ops deterministic (same params, same weights).
+
+    A TF global seed that truncates to 0 becomes ``TF_SEED_RANGE - 1``: TensorFlow's ``get_seed`` compares
+    (global, op seed) with (0, 0) in Python, which fails for the epochs' shuffles, whose op seed is a tensor.
+    """
     keras.utils.set_random_seed(seed)
+    if seed % TF_SEED_RANGE == 0:
+        tf.random.set_seed(TF_SEED_RANGE - 1)
     tf.config.experimental.enable_op_determinism()
 
 
