@@ -47,9 +47,24 @@ def _to_float(images, labels):
     return tf.cast(images, tf.float32), labels
 
 
-def batches(examples: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
-    """(float32 image 0-255, label) batches in order: for validation, evaluation and prediction."""
-    return _pairs(examples).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
+def batches(
+    examples: tf.data.Dataset, batch_size: int, cache: str = "none", cache_file: Path | None = None
+) -> tf.data.Dataset:
+    """(float32 image 0-255, label) batches in order: for validation, evaluation and prediction.
+
+    ``cache`` as in :func:`training_batches`: validation, read every epoch, is kept like the training set
+    (re-reading and parsing its records cost the default run ~15 % of each epoch).
+    """
+    return _cached(_pairs(examples), cache, cache_file).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
+
+
+def _cached(pairs: tf.data.Dataset, cache: str, cache_file: Path | None) -> tf.data.Dataset:
+    """``pairs`` kept after their first pass: ``memory``, ``disk`` (in ``cache_file``) or ``none``."""
+    if cache == "memory":
+        return pairs.cache()
+    if cache == "disk":
+        return pairs.cache(str(cache_file))
+    return pairs
 
 
 def image_arrays(examples: tf.data.Dataset, limit: int = -1) -> tuple[np.ndarray, np.ndarray]:
@@ -73,11 +88,7 @@ def training_batches(
 
     ``cache`` is ``memory``, ``disk`` (in ``cache_file``) or ``none`` (re-read every epoch).
     """
-    pairs = _pairs(examples)
-    if cache == "memory":
-        pairs = pairs.cache()
-    elif cache == "disk":
-        pairs = pairs.cache(str(cache_file))
+    pairs = _cached(_pairs(examples), cache, cache_file)
     image_bytes = int(np.prod(examples.element_spec["image"].shape))
     buffer = max(1, SHUFFLE_BUFFER_BYTES // image_bytes)
     per_epoch = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(
