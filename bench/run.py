@@ -15,6 +15,7 @@ model.onnx from a venv with only starrec[serve] (no TensorFlow).
 tune: fold trainings, time and best K-fold accuracy of the tune stage without a pruner and with the median
 pruner, on the default search space and the digits at 16 px, 5 epochs (bench/pruning.py).
 With --only, the other sections of an existing results file are kept.
+bench/epoch_phases.py (not part of make bench) shows where one train stage's epoch goes.
 """
 
 from __future__ import annotations
