@@ -82,6 +82,18 @@ def test_early_stopping_needs_and_uses_validation(tiny_params, tiny_arrays):
     assert len(history.epoch) < 30
 
 
+@pytest.mark.parametrize("n_val", [7, 8, 21])  # one partial batch, one full batch, a partial last batch of 8
+def test_each_epochs_validation_scores_every_validation_image_once(tiny_params, tiny_arrays, n_val):
+    params = replace(tiny_params, "model", l2=0.0)  # val_loss is then the mean cross-entropy alone
+    images, labels = tiny_arrays
+    order = np.random.default_rng(n_val).permutation(len(labels))[:n_val]
+    model, history = train(params, images, labels, val_examples=from_arrays(images[order], labels[order]))
+    truth, probabilities = labels_and_probabilities(model, from_arrays(images[order], labels[order]))
+    assert history.history["val_accuracy"][-1] == np.mean(probabilities.argmax(axis=1) == truth)
+    cross_entropy = -np.log(probabilities[np.arange(n_val), truth])
+    assert history.history["val_loss"][-1] == pytest.approx(cross_entropy.mean(), rel=1e-5)
+
+
 def test_saved_model_reloads_and_predicts_the_same(tmp_path, tiny_params, tiny_arrays):
     model, _ = train(tiny_params, *tiny_arrays)
     model.save(tmp_path / "model.keras")

@@ -52,8 +52,7 @@ def batches(
 ) -> tf.data.Dataset:
     """(float32 image 0-255, label) batches in order: for validation, evaluation and prediction.
 
-    ``cache`` as in :func:`training_batches`: validation, read every epoch, is kept like the training set
-    (re-reading and parsing its records cost the default run ~15 % of each epoch).
+    ``cache`` as in :func:`training_batches`: validation, read every epoch, is kept like the training set.
     """
     return _cached(_pairs(examples), cache, cache_file).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
 
