@@ -4,19 +4,22 @@
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 # make lock: requirements/{cpu,gpu,serve}.txt anew from pyproject.toml (uv; today's versions kept, UPGRADE=--upgrade
-# for the newest); make setup installs requirements/$(TENSORFLOW).txt with pip's hash checking.
+# for the newest); make setup installs requirements.txt (the cpu lock; TENSORFLOW=gpu: requirements/gpu.txt) with pip's
+# hash checking.
 PYTHON ?= python3
 TENSORFLOW ?= cpu
 LOCKS := cpu gpu serve
-LOCK := requirements/$(or $(filter $(TENSORFLOW),cpu gpu),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW))).txt
+VARIANT := $(or $(filter $(TENSORFLOW),cpu gpu),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW)))
+# requirements.txt (the design card's) is `-r requirements/cpu.txt`, so pip users and make install the same lock
+LOCK := $(if $(filter cpu,$(VARIANT)),requirements.txt,requirements/$(VARIANT).txt)
 LOCK_DIR ?= requirements
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run tune test test-fast lint format bench clean lock
+.PHONY: setup run tune test test-fast lint format bench clean lock plots-template
 
-$(INSTALLED): $(LOCK) pyproject.toml
+$(INSTALLED): $(LOCK) requirements/$(VARIANT).txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	if ls $(VENV)/.installed* 2>/dev/null | grep -qv '^$(INSTALLED)$$'; then \
 		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; fi  # switching cpu <-> gpu
@@ -61,6 +64,14 @@ format: setup
 
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py --out bench/results.json
+
+VEGA := vega@5.33.1 vega-lite@5.23.0 vega-embed@6.29.0  # the majors dvc-render's CDN tags name (vega 5, vega-lite 5, embed 6)
+plots-template:  # .dvc/plots-offline.html anew from the npm builds (committed: a fresh clone draws offline)
+	rm -rf .cache/npm && mkdir -p .cache/npm
+	cd .cache/npm && for package in $(VEGA); do \
+		name=$${package%@*}; file=$$(npm pack --silent $$package) && mkdir $$name && tar xzf $$file -C $$name --strip-components=1 || exit 1; \
+	done
+	$(PYTHON) tools/offline_plots.py .cache/npm
 
 clean:
 	rm -rf $(VENV)

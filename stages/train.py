@@ -1,8 +1,10 @@
 """Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch)."""
 
 from starrec import paths
+from starrec.atomic import write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import content_hash, count_records, read_records
+from starrec.hardware import training_machine
 from starrec.model_info import ModelInfo
 from starrec.params import load_params
 from starrec.stage import run_stage
@@ -35,6 +37,7 @@ def main() -> None:
     model, history = fit(data, params.model, params.train, params.seed, run)
     if chief:
         save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
+        write_json(paths.TRAIN_MACHINE, training_machine(params.train.precision))
     print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")
 
 

@@ -1,9 +1,10 @@
-"""Stage visualize: activations, activation gradients, filters, saliency, mistakes, class counts."""
+"""Stage visualize: activations, activation gradients, filters, saliency, mistakes, class counts (visuals/);
+the activations' and gradients' ranges (metrics/visual_ranges.json)."""
 
 import json
 
 from starrec import paths
-from starrec.atomic import atomic_path
+from starrec.atomic import atomic_path, write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import read_labels_and_ids, read_records
 from starrec.evaluation.predictions import read_predictions
@@ -31,6 +32,7 @@ def main() -> None:
             params.visualize.images,
             params.visualize.feature_maps,
         )
+    write_json(paths.VISUAL_RANGES, ranges)
     shown = len(pick_examples(labels, params.visualize.images))
     note = "" if shown == params.visualize.images else f" (visualize.images {params.visualize.images}; one per class)"
     print(f"visualize: {shown} test images{note}, conv layers {list(ranges)}")

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
 from serving import free_port as free_port  # re-exported: the tests' one free port
-from starrec.params import Params, parse_params
+from starrec.params import Params, parse_params, render_params_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +29,9 @@ ENV = {
     "DVC_NO_ANALYTICS": "1",
 }
 """Commands of the tests: this venv first, a git identity for commits and `dvc exp run`."""
+
+COMMITTED_RESULTS = ("metrics/",)
+"""The results that main's own run committed to git (``cache: false``): a test's repo makes its own."""
 
 LONGEST_FIRST = ("test_pipeline_e2e.py", "test_small_data_e2e.py", "test_serve.py", "test_distribute.py")
 """The files that take longest (several minutes each on 2 cores), in that order."""
@@ -56,20 +58,22 @@ def stages_run(output: str) -> set[str]:
 
 def copy_project(repo: Path, overrides: dict) -> Path:
     """A new git repository at ``repo`` with the project's files (those git would add) and a params.yaml
-    of the schema's defaults with ``overrides`` ({section: {key: value}} or {key: value}), committed.
-    The user's working params.yaml and dvc.lock files are not used."""
+    of the schema's defaults with ``overrides`` ({section: {key: value}} or {key: value}), rendered as the
+    project writes it, committed. The user's working params.yaml, dvc.lock files and results are not used."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     for name in listed.stdout.splitlines():
-        if Path(name).name == "dvc.lock" or name == "params.yaml" or not (ROOT / name).is_file():
+        if Path(name).name == "dvc.lock" or name == "params.yaml" or name.startswith(COMMITTED_RESULTS):
+            continue
+        if not (ROOT / name).is_file():
             continue
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
     params = dataclasses.asdict(Params())
     for section, values in overrides.items():
         params[section] = {**params[section], **values} if isinstance(values, dict) else values
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / "params.yaml").write_text(render_params_yaml(parse_params(params)), encoding="utf-8")
     run(repo, "git", "init", "-q")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "project")
@@ -118,13 +122,17 @@ def tiny_params():
 
 
 def make_tiny_params():
-    """Params for fast training: 16x16 images, small net, few epochs."""
+    """Params for fast training: 16x16 images, small net, few epochs, float32 whatever the CPU.
+
+    ``train.precision: auto`` would pick bfloat16 on a CPU with it and change every exact number; a test of a
+    precision sets it (``precisions`` parametrises over both: TensorFlow emulates bfloat16 where the CPU lacks it).
+    """
     return parse_params(
         {
             "seed": 7,
             "image": {"size": 16},
             "model": {"conv_filters": [4], "dense_units": [8], "dropout": 0.0},
-            "train": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01},
+            "train": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "precision": "float32"},
             "augment": {"copies": 1},
             "kfold": {"k": 2},
         }

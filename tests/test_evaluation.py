@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
+from conftest import run
 from starrec.atomic import write_json
 from starrec.cli import main
 from starrec.evaluation.evaluate import evaluate
@@ -34,6 +35,21 @@ def test_evaluation_files_agree_with_each_other():
     assert list(result.per_class) == ["a", "b", "c", "macro avg"] and "per_class" not in result.report
     assert result.per_class["b"]["precision"] == pytest.approx(2 / 3) and result.per_class["a"]["tp"] == 1
     assert result.per_class["macro avg"]["f1"] == pytest.approx(result.report["f1_macro"])
+
+
+def test_the_headline_holds_accuracy_and_macro_f1_and_the_macro_row_every_other_score():
+    """`dvc metrics show` reads test.json: a few columns; per_class.json's macro avg keeps the rest."""
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    result = evaluate(labels, probabilities, list("uvwxyz"), ["a", "b", "c"], 200, 0)
+    assert set(result.report) == {"n_examples", "accuracy", "f1_macro", "ci95"}
+    assert set(result.report["ci95"]) == {"accuracy", "f1_macro"}
+    macro = result.per_class["macro avg"]
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, probabilities.argmax(axis=1), average="macro")
+    assert (macro["precision"], macro["recall"], macro["f1"]) == pytest.approx((precision, recall, f1))
+    assert macro["f1_of_averages"] == pytest.approx(2 * precision * recall / (precision + recall))
+    assert set(macro["ci95"]) == {"precision", "recall", "f1"}
+    assert macro["ci95"]["f1"] == result.report["ci95"]["f1_macro"]
 
 
 def test_mistakes_are_the_first_wrong_predictions_found_by_id():
@@ -109,4 +125,34 @@ def test_summary_shows_the_test_scores_with_their_intervals(tmp_path, monkeypatc
     assert capsys.readouterr().out == (
         "test: accuracy 0.7500 [0.5000, 0.8750], macro F1 0.7000 [0.5000, 0.8750] (8 images; 95 % intervals)\n"
         "2-fold: accuracy 0.8000 ± 0.1000, macro F1 0.8000 ± 0.1000\n"
+    )
+
+
+def test_summary_says_whether_this_run_lies_inside_the_committed_runs_intervals(tmp_path, monkeypatch, capsys):
+    """A fresh clone's `make run` on another CPU: its scores against the committed run's, in one line."""
+    monkeypatch.chdir(tmp_path)
+    run(tmp_path, "git", "init", "-q")
+    run(tmp_path, "dvc", "init", "-q")
+    interval = {"low": 0.9, "high": 0.95}
+    committed = {
+        "n_examples": 8,
+        "accuracy": 0.92,
+        "f1_macro": 0.91,
+        "ci95": {"accuracy": interval, "f1_macro": interval},
+    }
+    write_json(tmp_path / "metrics/test.json", committed)
+    write_json(tmp_path / "metrics/train_machine.json", {"cpu": "Intel Xeon (AMX)", "precision": "mixed_bfloat16"})
+    run(tmp_path, "git", "add", "-A")
+    run(tmp_path, "git", "commit", "-qm", "a run")
+
+    def committed_line() -> str:
+        assert main(["summary"]) == 0
+        return capsys.readouterr().out.splitlines()[1]
+
+    assert committed_line() == "committed run (HEAD): the same test scores"
+    write_json(tmp_path / "metrics/test.json", committed | {"accuracy": 0.94, "f1_macro": 0.8})
+    write_json(tmp_path / "metrics/train_machine.json", {"cpu": "AMD EPYC (AVX2)", "precision": "float32"})
+    assert committed_line() == (
+        "committed run (HEAD, trained on Intel Xeon (AMX) in mixed_bfloat16; this one on AMD EPYC (AVX2) in "
+        "float32): accuracy inside [0.9000, 0.9500], macro F1 OUTSIDE [0.9000, 0.9500] of its 95 % intervals"
     )

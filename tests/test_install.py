@@ -2,9 +2,11 @@
 hashes, are what `make lock` makes of pyproject.toml today, and `make setup` installs them with pip's hash
 checking; the GPU variant is the same TensorFlow with its CUDA libraries (no GPU here: nothing runs on one)."""
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -30,6 +32,11 @@ def pins(lock: str) -> dict[str, str]:
     return found
 
 
+def normalized(name: str) -> str:
+    """A package name as PEP 503 compares it."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def make(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(["make", "--no-print-directory", *arguments], cwd=ROOT, capture_output=True, text=True)
 
@@ -47,12 +54,25 @@ def test_every_lock_pins_every_package_with_hashes_and_one_tensorflow():
 
 
 def test_make_setup_installs_the_lock_of_the_variant_with_hash_checking():
-    for variant in ("cpu", "gpu"):
+    for variant, lock in (("cpu", "requirements.txt"), ("gpu", "requirements/gpu.txt")):
         commands = make("-n", "-B", "setup", f"TENSORFLOW={variant}").stdout
-        assert f"pip install --quiet --require-hashes -r requirements/{variant}.txt" in commands
+        assert f"pip install --quiet --require-hashes -r {lock}\n" in commands
         assert "--no-deps --no-build-isolation -e ." in commands
     refused = make("-n", "setup", "TENSORFLOW=tpu")
     assert refused.returncode != 0 and "TENSORFLOW must be cpu or gpu, not tpu" in refused.stderr
+
+
+def test_the_top_level_requirements_txt_installs_the_cpu_lock_with_hash_checking(tmp_path):
+    """What a Python user tries first: ``pip install --require-hashes -r requirements.txt`` in a fresh venv."""
+    assert "-r requirements/cpu.txt" in (ROOT / "requirements.txt").read_text().splitlines()
+    subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
+    report = tmp_path / "report.json"
+    command = ["install", "--quiet", "--dry-run", "--require-hashes", "--report", report, "-r", "requirements.txt"]
+    done = subprocess.run([tmp_path / "venv" / "bin" / "python", "-m", "pip", *command], cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    installs = json.loads(report.read_text())["install"]
+    chosen = {normalized(item["metadata"]["name"]): item["metadata"]["version"] for item in installs}
+    assert chosen == {normalized(name): version for name, version in pins("cpu").items()}
 
 
 def test_each_lock_is_what_make_lock_makes_of_pyproject_today(tmp_path):

@@ -69,6 +69,8 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
         "visualize",
     ):
         assert f"Running stage '{stage}'" in output
+    noise = ("absl::InitializeLog", "oneDNN", "XNNPACK", "tf_tfl_flatbuffer_helpers", "Warning", "cpu_feature_guard")
+    assert not [line for line in output.splitlines() if any(word in line for word in noise)]  # quiet by default
     test = json.loads((repo / "metrics/test.json").read_text())
     assert test["n_examples"] == 12  # 20% of 60
     per_class = json.loads((repo / "metrics/per_class.json").read_text())
@@ -82,14 +84,11 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
     assert sum(row["count"] for row in counts if row["split"] == "train") == 36
     loss = (repo / "metrics/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert len(loss) == 1 + TINY["train"]["epochs"]
-    tracked = subprocess.run(
-        ["git", "ls-files", "data", "models", "metrics", "visuals"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert tracked and all(name.endswith(".gitignore") for name in tracked)  # DVC outputs never in git
+    tracked = set(run(repo, "git", "ls-files", "data", "models", "metrics", "visuals").split())
+    assert {name for name in tracked if not name.endswith(".gitignore")} == {  # the large outputs in the cache
+        str(path.relative_to(repo)) for path in (repo / "metrics").rglob("*") if path.is_file()
+    }  # the metrics and plot data in git (cache: false), so that a fresh clone diffs against them
+    assert {"metrics/test.json", "metrics/kfold.json", "metrics/train/metrics.json"} <= tracked
     card = (repo / "models/model_card.md").read_text()
     assert "trained on `data.source` synthetic" in card and "its classes are not people" in card
     assert f"| this CNN | {test['accuracy']:.4f} [" in card and "| class&#95;0 | 12 | 4 | 4 |" in card
@@ -109,7 +108,7 @@ def test_visuals_are_real_pictures(repo):
     for name in pictures:
         pixels = np.asarray(Image.open(repo / "visuals" / name).convert("L"), dtype=float)
         assert pixels.std() > 5, name
-    ranges = json.loads((repo / "visuals/ranges.json").read_text())
+    ranges = json.loads((repo / "metrics/visual_ranges.json").read_text())
     assert ranges["conv_1"]["activation"]["min"] == 0.0  # after ReLU
     assert ranges["conv_1"]["activation"]["max"] > 0.0
 
@@ -190,18 +189,34 @@ def test_a_killed_training_resumes_and_ends_as_an_uninterrupted_one(repo):
         resumed = json.loads((repo / "metrics/train/metrics.json").read_text()), curves(repo)
         assert resumed == straight
     finally:
-        run(repo, "git", "checkout", "--", "params.yaml", "dvc.lock")
+        run(repo, "git", "checkout", "--", "params.yaml", "dvc.lock", "metrics")  # the metrics are git's
         run(repo, "dvc", "checkout", "--force")
 
 
-def test_metrics_and_plots_show(repo):
+def test_metrics_and_plots_show(repo, browser):
     repo, _ = repo
     shown = run(repo, "dvc", "metrics", "show")
     assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
     assert "eigenfaces.accuracy" in shown and "logistic_regression.ci95.f1_macro.low" in shown
-    assert "metrics/per_class.json" in shown and "class_1.recall" in shown and "macro avg.f1" in shown
+    assert "failed to load" not in shown and "per_class" not in shown  # the headline only
+    header = next(line for line in shown.splitlines() if line.startswith("Path"))
+    assert len(header.split()) <= 40, header
+    by_path = run(repo, "dvc", "metrics", "show", "metrics/per_class.json")  # any file, by its path
+    assert "class_1.recall" in by_path and "macro avg.f1" in by_path
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()
+    assert "cdn.jsdelivr" not in page and "vega-embed 6.29.0" in page  # .dvc/plots-offline.html: no network
+    charts = page.count("vegaEmbed(")
+    assert charts >= 11 and page.rindex("vegaEmbed(") < page.index("<img")  # the charts first, pictures after
+    browser.execute_cdp_cmd("Network.enable", {})  # offline, as a user's laptop on a train
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    browser.get((repo / "plots_html" / "index.html").as_uri())
+    drawn = "return [...document.querySelectorAll('.vega-embed canvas')].filter(c => c.width > 50).length"
+    deadline = time.monotonic() + 60
+    while browser.execute_script(drawn) < charts and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert browser.execute_script(drawn) == charts  # every chart drawn, none left blank
     for title in (
         "Loss (train and validation)",
         "Confusion matrix (test)",
@@ -221,6 +236,7 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     assert stages_run(output) == touched  # not baseline: it reads no train.* param
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
+    assert run(repo, "git", "diff", "--numstat", "params.yaml").split() == ["1", "1", "params.yaml"]  # one line
     assert "accuracy" in run(repo, "dvc", "metrics", "diff")
 
 

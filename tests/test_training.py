@@ -82,16 +82,28 @@ def test_early_stopping_needs_and_uses_validation(tiny_params, tiny_arrays):
     assert len(history.epoch) < 30
 
 
+# How closely each precision's Keras val_loss equals the cross-entropy of predict's probabilities: float32 to
+# rounding; bfloat16 rounds each batch's activations (~3 significant digits), and a batch's rounding depends on
+# its size, so Keras' batches and predict's differ by ~0.2 % (measured: 0.86958 vs 0.87078).
+VAL_LOSS_REL = {"float32": 1e-5, "mixed_bfloat16": 1e-2}
+
+
+@pytest.mark.parametrize("precision", sorted(VAL_LOSS_REL))
 @pytest.mark.parametrize("n_val", [7, 8, 21])  # one partial batch, one full batch, a partial last batch of 8
-def test_each_epochs_validation_scores_every_validation_image_once(tiny_params, tiny_arrays, n_val):
+def test_each_epochs_validation_scores_every_validation_image_once(tiny_params, tiny_arrays, n_val, precision):
     params = replace(tiny_params, "model", l2=0.0)  # val_loss is then the mean cross-entropy alone
+    params = replace(params, "train", precision=precision)
     images, labels = tiny_arrays
     order = np.random.default_rng(n_val).permutation(len(labels))[:n_val]
     model, history = train(params, images, labels, val_examples=from_arrays(images[order], labels[order]))
     truth, probabilities = labels_and_probabilities(model, from_arrays(images[order], labels[order]))
-    assert history.history["val_accuracy"][-1] == np.mean(probabilities.argmax(axis=1) == truth)
+    right = probabilities.argmax(axis=1) == truth
+    if precision == "float32":
+        assert history.history["val_accuracy"][-1] == np.mean(right)
+    else:  # an image whose top two classes tie within bfloat16's rounding may flip between the two batchings
+        assert abs(history.history["val_accuracy"][-1] - np.mean(right)) <= 1 / n_val
     cross_entropy = -np.log(probabilities[np.arange(n_val), truth])
-    assert history.history["val_loss"][-1] == pytest.approx(cross_entropy.mean(), rel=1e-5)
+    assert history.history["val_loss"][-1] == pytest.approx(cross_entropy.mean(), rel=VAL_LOSS_REL[precision])
 
 
 def test_saved_model_reloads_and_predicts_the_same(tmp_path, tiny_params, tiny_arrays):

@@ -3,12 +3,15 @@
 import os
 from importlib.metadata import PackageNotFoundError, version
 
+from starrec import quiet
+
 try:
     __version__ = version("starrec")  # pyproject.toml's, as installed: the one place it is written
 except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's C++ info lines; warnings and errors still show
+quiet.install()  # TensorFlow's start-up lines hidden (TF_CPP_MIN_LOG_LEVEL no longer does it); STARREC_VERBOSE=1
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if quiet.verbose() else "1")  # TensorFlow's later C++ INFO lines
 # TensorFlow's BFC allocator keeps freed CPU buffers for reuse; the default one returns buffers of over 32 MB to
 # the kernel, which zeroes them again for the next step: 1.2-1.5x slower training at 140 px (docs/benchmarks.md).
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")

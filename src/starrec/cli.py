@@ -18,9 +18,11 @@ from starrec.stage import describe
 
 
 def summary() -> str:
-    """Test accuracy and macro F1 with their 95 % intervals, the K-fold mean ± std and, once tune/dvc.yaml ran,
+    """Test accuracy and macro F1 with their 95 % intervals and whether they lie inside the committed run's
+    (:func:`~starrec.evaluation.runs.against_committed`), the K-fold mean ± std and, once tune/dvc.yaml ran,
     the search's best K-fold score (with why it is optimistic) and the learning curve's diagnosis: the lines
     of the metrics files there are."""
+    from starrec.evaluation.runs import against_committed
     from starrec.tune.results import read_json, search_lines
 
     test, kfold = read_json(paths.TEST), read_json(paths.KFOLD)
@@ -33,6 +35,7 @@ def summary() -> str:
             f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
             f"({test['n_examples']} images; 95 % intervals)"
         )
+        lines += [line for line in [against_committed(test, read_json(paths.TRAIN_MACHINE))] if line]
     if kfold:
         lines.append(
             f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"

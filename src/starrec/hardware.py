@@ -31,3 +31,22 @@ def resolve_precision(precision: str) -> str:
     if precision != "auto":
         return precision
     return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+CPU_FEATURES = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"), ("avx2", "AVX2"))
+"""(/proc/cpuinfo flag, name) from the most to the least capable."""
+
+
+def cpu_description() -> str:
+    """``AMD EPYC (AVX512-BF16)``: /proc/cpuinfo's model name and the most telling of AMX, AVX512-BF16 and
+    AVX2 that it has (what decides ``auto`` and how fast it trains)."""
+    info = cpu_info()
+    flags = set(info.get("flags", "").split())
+    features = next((name for flag, name in CPU_FEATURES if flag in flags), "")
+    name = info.get("model name") or info.get("Model name") or "an unknown CPU"
+    return f"{name} ({features})" if features else name
+
+
+def training_machine(precision: str) -> dict[str, str]:
+    """metrics/train_machine.json: the CPU a model was trained on and the precision ``precision`` became."""
+    return {"cpu": cpu_description(), "precision": resolve_precision(precision)}

@@ -160,14 +160,18 @@ def _yaml_value(value) -> str:
 
 
 def render(instance, indent: str) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for spec in dataclasses.fields(instance):
         value = getattr(instance, spec.name)
         if dataclasses.is_dataclass(value):
-            if not indent:
+            after_list = lines and lines[-1].lstrip().startswith("- ")  # ruamel (DVC) drops a blank line there
+            if not indent and not after_list:
                 lines.append("")
             lines.append(f"{indent}{spec.name}:".ljust(28) + f"  # {spec.metadata['help']}")
             lines += render(value, indent + "  ")
+        elif value is None or (isinstance(value, list) and value):  # as `dvc exp run -S` writes them
+            lines.append(f"{indent}{spec.name}:".ljust(28) + f"  # {spec.metadata['help']}")
+            lines += [f"{indent}- {_yaml_value(item)}" for item in value or []]
         else:
             lines.append(f"{indent}{spec.name}: {_yaml_value(value)}".ljust(28) + f"  # {spec.metadata['help']}")
     return lines

@@ -91,6 +91,32 @@ def load_run(name: str) -> Run:
     )
 
 
+HEADLINE = {"accuracy": "accuracy", "f1_macro": "macro F1"}
+
+
+def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> str | None:
+    """One line: whether ``test`` (this workspace's metrics/test.json) lies inside the 95 % intervals of the
+    run committed at ``rev``, naming the machine each was trained on (``machine``: this one's
+    metrics/train_machine.json) where the scores differ; None where ``rev`` holds no test scores."""
+    try:
+        committed = json.loads(read_text(rev, str(paths.TEST)))
+    except StarrecError:
+        return None
+    if all(committed.get(key) == test.get(key) for key in HEADLINE):
+        return f"committed run ({rev}): the same test scores"
+    scores = []
+    for key, title in HEADLINE.items():
+        low, high = committed["ci95"][key]["low"], committed["ci95"][key]["high"]
+        scores.append(f"{title} {'inside' if low <= test[key] <= high else 'OUTSIDE'} [{low:.4f}, {high:.4f}]")
+    try:
+        theirs = json.loads(read_text(rev, str(paths.TRAIN_MACHINE)))
+        trained = f"trained on {theirs['cpu']} in {theirs['precision']}"
+    except (StarrecError, KeyError, TypeError, ValueError):
+        trained = "its machine not recorded"
+    here = f"; this one on {machine['cpu']} in {machine['precision']}" if machine else ""
+    return f"committed run ({rev}, {trained}{here}): {', '.join(scores)} of its 95 % intervals"
+
+
 def params_diff(a: dict, b: dict) -> dict[str, tuple]:
     """Every key of two flat params whose value differs: ``{key: (value in a, value in b)}``."""
     keys = sorted(set(a) | set(b))

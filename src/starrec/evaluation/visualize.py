@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from starrec.atomic import write_json
 from starrec.train.network import conv_layer_names
 
 MISTAKES_SHOWN = 20
@@ -204,7 +203,8 @@ def write_visuals(
     n_images: int,
     feature_maps: int,
 ) -> dict:
-    """Every picture of the visualize stage into ``out``, plus ``ranges.json``; returns the ranges.
+    """Every picture of the visualize stage into ``out``; returns each conv layer's activation and gradient
+    ranges (metrics/visual_ranges.json: numbers beside the pictures, not a chart among them).
 
     Per conv layer: activations and activation gradients of ``n_images`` test
     images (one per class first); the first layer's filters; saliency; the
@@ -245,5 +245,4 @@ def write_visuals(
     image_grid(images, rows, "Saliency |dS/dx| of the predicted class", out / "saliency.png", seen.saliency)
     image_grid(wrong_images, captions, f"Misclassified test images ({len(wrong)} shown)", out / "misclassified.png")
     class_count_bars(split_counts, out / "split_counts.png")
-    write_json(out / "ranges.json", ranges)
     return ranges

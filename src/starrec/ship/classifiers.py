@@ -20,6 +20,7 @@ import numpy as np
 
 from starrec.errors import MissingInput
 from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_export_info
+from starrec.quiet import native_stderr_filtered
 
 if TYPE_CHECKING:  # only for the types: importing Keras would load TensorFlow, which ONNX and LiteRT do not need
     import keras
@@ -110,7 +111,9 @@ def _litert(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
     try:
-        interpreter = Interpreter(model_path=str(path))
+        with native_stderr_filtered():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter = Interpreter(model_path=str(path))
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{path}: not a readable LiteRT model ({error}); {REEXPORT}") from None
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()

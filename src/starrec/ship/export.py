@@ -31,6 +31,7 @@ import numpy as np
 from starrec.atomic import atomic_path
 from starrec.errors import StarrecError
 from starrec.model_info import INFO_NAME, ExportInfo, ModelInfo
+from starrec.quiet import native_stderr_filtered
 from starrec.ship.classifiers import export_digest, load_classifier
 
 FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
@@ -72,7 +73,7 @@ def export_model(
     that fails leaves the previous one as it was. With ``quantize`` (dynamic, int8: calibrated on the
     ``calibration`` images), also the quantised LiteRT model. Returns the float32 copy and the differences."""
     copy = float32_copy(model)
-    with atomic_path(out) as temporary:
+    with atomic_path(out) as temporary, native_stderr_filtered():  # the converters' and interpreter's notes
         temporary.mkdir(parents=True)
         for name, export_format in FORMATS.items():
             copy.export(str(temporary / name), format=export_format, verbose=False)
