@@ -24,8 +24,10 @@ def main() -> None:
     images = test_images[:CHECKED_IMAGES]
     calibration = None
     if quantize == "int8":
-        training = read_records(paths.TRAIN_SPLIT, params.image.size)
-        calibration, _ = image_arrays(training, params.export.calibration_images)
+        wanted = params.export.calibration_images
+        calibration, _ = image_arrays(read_records(paths.TRAIN_SPLIT, params.image.size), wanted)
+        if len(calibration) < wanted:
+            print(f"export: int8 calibrated on all {len(calibration)} training images, not export.calibration_images")
     info = load_model_info(paths.MODEL, model)
     copy, differences = export_model(model, info, paths.EXPORT, images, quantize, calibration)
     trained, exported = (m(images.astype(np.float32)).numpy().argmax(axis=1) for m in (model, copy))

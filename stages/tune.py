@@ -31,6 +31,8 @@ def main() -> None:
         f"tune: best {settings.k}-fold accuracy {result['best_accuracy']:.4f} (trial {result['best_trial']} of "
         f"{result['trials']}; optimistic: metrics/tune.json says why): {result['best_params']}; `starrec tune apply`"
     )
+    if result["failed"]:
+        print(f"tune: {len(result['failed'])} trial(s) failed and were skipped: {'; '.join(result['failed'])}")
 
 
 if __name__ == "__main__":

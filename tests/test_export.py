@@ -152,3 +152,43 @@ def test_a_quantised_litert_model_is_written_registered_and_measured(tmp_path, t
     float32 = np.asarray(model(images.astype(np.float32))).argmax(axis=1)
     assert report["float32_accuracy"] == pytest.approx(np.mean(float32 == labels))
     assert report["top1_agreement"] >= 0.9 and abs(report["accuracy"] - report["float32_accuracy"]) <= 0.1
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"faces": {"scale_factor": 1.0}}, "faces.scale_factor: 1.0 is out of range"),
+        ({"faces": {"cascade": "/etc/passwd"}}, "faces.cascade: '/etc/passwd'; allowed: a file name of OpenCV's"),
+        ({"faces": {"cascade": "../../x.xml"}}, "faces.cascade"),
+        ({"faces": {"min_neighbors": -1}}, "faces.min_neighbors: -1 is out of range"),
+        ({"faces": {"sudo": True}}, "faces.sudo: unknown key"),
+        ({"image_size": 0}, "image_size: 0; allowed: an integer from 8 to 512"),
+        ({"image_size": "32"}, "image_size"),
+        ({"classes": []}, "classes: not a list of class names"),
+        ({"sha256": {"model.onnx": "../etc"}}, "sha256 is not a mapping of export names to 64 hexadecimal digits"),
+    ],
+)
+def test_every_field_of_the_export_sidecar_is_checked_as_params_are(change, message):
+    """Whoever can write models/export must not reach OpenCV's internals or the server's files through it."""
+    from starrec.model_info import ExportInfo, parse_export_info
+
+    sidecar = json.loads(ExportInfo(ModelInfo(CLASSES, FacesParams()), 32, {"model.onnx": "0" * 64}).to_json())
+    for key, value in change.items():
+        sidecar[key] = {**sidecar[key], **value} if isinstance(value, dict) and key == "faces" else value
+    with pytest.raises((TypeError, ValueError), match=message):
+        parse_export_info(json.dumps(sidecar))
+
+
+def test_a_deployment_can_pin_the_models_sha256(exported, monkeypatch):
+    """STARREC_MODEL_SHA256: a swapped model whose starrec.json was rewritten to match is still refused."""
+    from starrec.ship.classifiers import PIN, export_digest
+
+    _, _, folder = exported
+    onnx_path = folder / "export" / "model.onnx"
+    monkeypatch.setenv(PIN, export_digest(onnx_path).upper())
+    assert load_classifier(onnx_path).info.classes == CLASSES
+    monkeypatch.setenv(PIN, "0" * 64)
+    with pytest.raises(ModelFileError, match=rf"model.onnx: its sha256 is [0-9a-f]{{64}}, not {PIN}=0{{64}}; refused"):
+        load_classifier(onnx_path)
+    with pytest.raises(ModelFileError, match="model.keras: its sha256 is"):
+        load_classifier(folder / "model.keras")

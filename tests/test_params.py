@@ -125,3 +125,27 @@ def test_load_params_reports_missing_file_and_bad_yaml(tmp_path):
         load_params(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"momentum": 0.5}}))
     assert load_params(tmp_path / "params.yaml").train.momentum == 0.5
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "must be a mapping of sections to values"),  # DVC: Could not find 'kfold.parts'
+        ("# only a comment\n", "must be a mapping of sections to values"),
+        ("train:\n  epochs: 2\ntrain:\n  epochs: 3\n", "'train' appears twice"),  # DVC: structure is corrupted
+        ("train:\n  epochs: 2\n  epochs: 3\n", "'epochs' appears twice"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not text"),
+        ("- a list\n", "must be a mapping"),
+    ],
+)
+def test_a_params_file_dvc_cannot_read_is_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ParamsError, match=message) as error:
+        load_params(path)
+    assert str(error.value).startswith(f"{path}: ") and "\n" not in str(error.value)
+
+
+def test_a_params_path_that_is_a_directory_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ParamsError, match="a directory, not a params file"):
+        load_params(tmp_path)

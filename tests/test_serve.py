@@ -198,6 +198,15 @@ def test_the_wheel_with_the_serve_extra_serves_onnx_from_an_empty_venv(trained, 
     assert "starrec==" in installed and not any(f"\n{name}==" in f"\n{installed}" for name in TRAINING_STACK)
     version = subprocess.run([python.parent / "starrec", "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"starrec {starrec.__version__}"
+    for command in (
+        ["serve", "--model", str(folder / "model.keras")],
+        ["predict", "--model", str(folder / "model.keras"), str(photos[0])],
+        ["report"],
+    ):
+        refused = subprocess.run([python.parent / "starrec", *command], capture_output=True, text=True, cwd=tmp_path)
+        assert refused.returncode == 1 and refused.stdout == "", refused.stderr
+        (line,) = refused.stderr.splitlines()  # one line, no traceback: what this install serves, and the fix
+        assert "leaves out" in line and "model.onnx" in line and "starrec[pipeline,cpu]" in line
     log = tmp_path / "serve.log"
     process, url = start_service(folder / "export" / "model.onnx", log, python=(python,))
     try:

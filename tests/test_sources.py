@@ -56,6 +56,32 @@ def test_folder_is_copied_and_links_out_are_not_followed(tmp_path):
         fetch_source(DataParams(source=str(tmp_path / "nope")), 0, tmp_path / "raw2")
 
 
+def test_two_class_folders_stored_under_one_name_are_refused_naming_both(tmp_path):
+    """``<x`` is stored as ``%3Cx`` (HTML-safe): a folder already named ``%3Cx`` would merge two people."""
+    source = tmp_path / "photos"
+    for name in ("<x", "%3Cx", "ann"):
+        save_image(source / name / "1.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(SourceError, match=r"'(<x|%3Cx)' and '(<x|%3Cx)' would both be stored as '%3Cx'; rename one"):
+        fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    assert not [path for path in (tmp_path / "raw").rglob("*") if path.is_file()]  # nothing copied
+    archive = tmp_path / "photos.zip"
+    archive.write_bytes(zip_bytes({"<x/1.png": b"a", "%3Cx/2.png": b"b", "ann/1.png": b"c"}))
+    with pytest.raises(UnsafeArchiveError, match="'<x' and '%3Cx' would both be stored as '%3Cx'"):
+        extract_archive(archive, tmp_path / "target", DataParams())
+    assert list((tmp_path / "target").rglob("*")) == []
+
+
+def test_a_class_name_too_long_once_stored_is_refused_in_one_line(tmp_path):
+    """90 ``<`` are 270 bytes once percent-encoded: over a file name's 255, which the disk would refuse."""
+    source = tmp_path / "photos"
+    save_image(source / ("<" * 90) / "1.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(SourceError, match=r"would be stored in 270 bytes, over 255; shorten it"):
+        fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    (tmp_path / "photos.zip").write_bytes(zip_bytes({f"{'<' * 90}/1.png": b"a", "ann/1.png": b"b"}))
+    with pytest.raises(UnsafeArchiveError, match=r"would be stored in 270 bytes, over 255"):
+        extract_archive(tmp_path / "photos.zip", tmp_path / "target", DataParams())
+
+
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as bundle:
@@ -274,6 +300,8 @@ def test_folder_litter_is_not_copied_and_unsafe_names_are_renamed(tmp_path):
         ("@SUM(A1)", "%40SUM(A1)"),
         ('a"b&c', "a%22b%26c"),
         ("tab\there", "tab%09here"),
+        ("al\u200bice", "al%E2%80%8Bice"),  # zero-width space: would show as "alice"
+        ("\u202eevil", "%E2%80%AEevil"),  # right-to-left override: would show reversed
     ],
 )
 def test_class_names_unsafe_in_html_csv_or_plots_are_encoded_with_the_reason(tmp_path, name, stored):
@@ -282,7 +310,7 @@ def test_class_names_unsafe_in_html_csv_or_plots_are_encoded_with_the_reason(tmp
     save_image(source / "Jean-Luc O'Neill" / "1.png", pixels)  # safe as it is: kept
     fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted([stored, "Jean-Luc O'Neill"])
-    reason = "name has characters unsafe in HTML, CSV or plot labels"
+    reason = "name has characters unsafe in HTML, CSV or plot labels, or invisible ones"
     assert fetched.renamed == {f"{stored}/1.png": (f"{name}/1.png", reason)}
     write_renamed(fetched, tmp_path / "raw")
     rows = pd.read_csv(tmp_path / "raw" / "renamed.csv", keep_default_na=False)

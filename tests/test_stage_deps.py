@@ -71,14 +71,31 @@ def section_fields_read(files: set[Path]) -> dict[str, set[str]]:
                 continue
             for arg in function.args.args + function.args.kwonlyargs:
                 if isinstance(arg.annotation, ast.Name) and arg.annotation.id.endswith("Params"):
-                    reads.setdefault(arg.annotation.id, set()).update(
+                    read = reads.setdefault(arg.annotation.id, set())
+                    read.update(
                         node.attr
                         for node in ast.walk(function)
                         if isinstance(node, ast.Attribute)
                         and isinstance(node.value, ast.Name)
                         and node.value.id == arg.arg
                     )
+                    if any(_getattr_of(node, arg.arg) for node in ast.walk(function)):  # getattr(tune, name)
+                        read.add(ALL_FIELDS)
     return reads
+
+
+ALL_FIELDS = "*"
+"""A function that reads its section's fields by name (``getattr``): every field counts as read."""
+
+
+def _getattr_of(node: ast.AST, name: str) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == name
+    )
 
 
 def params_read(script: Path, files: set[Path]) -> set[str]:
@@ -107,7 +124,8 @@ def params_read(script: Path, files: set[Path]) -> set[str]:
             continue
         section = sections.get(chain[0])
         if len(chain) == 1 and dataclasses.is_dataclass(section):
-            fields = {f.name for f in dataclasses.fields(section)} & field_reads.get(section.__name__, set())
+            read, names = field_reads.get(section.__name__, set()), {f.name for f in dataclasses.fields(section)}
+            fields = names if ALL_FIELDS in read else names & read
             keys |= {f"{chain[0]}.{name}" for name in fields} or {chain[0]}
         else:
             keys.add(".".join(chain[:2]))

@@ -19,7 +19,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from conftest import ENV, ROOT, from_arrays, replace
-from starrec.errors import MissingInput
+from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.fold import FoldData, FoldSettings, train_folds
 from starrec.params import LearningCurveParams, ParamsError, load_params, parse_params, render_params_yaml
 from starrec.tune.learning_curve import diagnose, learning_curve, sample
@@ -94,6 +94,9 @@ def test_the_first_trial_is_the_params_as_they_are_and_constant_momentum_is_end_
         ({"nested_folds": 1}, "tune.nested_folds: 1; allowed: 0"),
         ({"batch_size": [8, 8]}, "tune.batch_size"),
         ({"storage": "postgresql://me:secret@db/study"}, "tune.storage: holds a password, which dvc.lock and git"),
+        ({"storage": "postgresql://me@db/study?password=secret"}, "tune.storage: holds a password"),
+        ({"storage": "mysql+pymysql://me@db/study?charset=utf8&PASSWD=x"}, "tune.storage: holds a password"),
+        ({"storage": "postgresql://me@db/study?sslmode=require&pwd=x"}, "tune.storage: holds a password"),
     ],
 )
 def test_a_bad_search_space_is_refused_by_key(tune, message):
@@ -344,6 +347,12 @@ def test_apply_writes_the_best_values_into_params_yaml_and_the_summary_follows(t
     assert apply_best(path, tmp_path / "tune.json") == []
     with pytest.raises(MissingInput, match=r"nothing.json: missing; run the search first"):
         apply_best(path, tmp_path / "nothing.json")
+    (tmp_path / "tune.json").write_text(json.dumps(tune | {"best_params": {"train.momentun": 0.5}}))
+    with pytest.raises(StarrecError, match=r"tune.json: best_params \['train.momentun'\] are not searched keys"):
+        apply_best(path, tmp_path / "tune.json")
+    (tmp_path / "tune.json").write_text('{"best_params": {"train.mom')
+    with pytest.raises(StarrecError, match=r"tune.json: not valid JSON \(.*\); `dvc checkout .*tune.json` or re-run"):
+        apply_best(path, tmp_path / "tune.json")
 
 
 def test_summary_adds_the_search_and_the_diagnosis_and_says_what_is_missing(tmp_path, monkeypatch, capsys):
@@ -411,3 +420,57 @@ def test_a_database_that_cannot_be_opened_is_one_line_naming_tune_storage(tiny_p
     params = replace(tiny_params, "tune", storage=f"sqlite:///{tmp_path}/no/such/folder/study.db")
     with pytest.raises(TuneError, match=r"^params.yaml: tune.storage: cannot open the database: \(sqlite3"):
         open_study(settings_of(params), params.tune, "tiny", tmp_path)
+
+
+def test_a_floating_point_tie_keeps_the_earlier_trial():
+    """The same fold scores summed in another order differ in the 17th digit: no better trial, no params rewrite."""
+    study = optuna.create_study(direction="maximize")
+    distribution = {"train.momentum": optuna.distributions.FloatDistribution(0.5, 0.99)}
+    for number, (value, momentum) in enumerate([(0.4583333333333333, 0.9), (0.45833333333333337, 0.6)]):
+        attrs = {"first": number == 0, "fold_accuracy": [value]}
+        trial = optuna.trial.create_trial(
+            value=value, params={"train.momentum": momentum}, distributions=distribution, user_attrs=attrs
+        )
+        study.add_trial(trial)
+    assert report(study, k=1)["best_trial"] == 0
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.4583334, params={"train.momentum": 0.7}, distributions=distribution, user_attrs={}
+        )
+    )
+    assert report(study, k=1)["best_trial"] == 2  # a real difference still wins
+
+
+@pytest.mark.slow
+def test_diverging_trials_fail_with_their_reason_and_the_search_goes_on(tiny_params, tiny_arrays, tmp_path):
+    """tune.learning_rate [20, 100] diverges on every trial but the first (the params as they are): each is
+    recorded as FAIL naming the tune.* range, counts towards tune.trials, and a rerun does not retry them."""
+    params = replace(replace(tiny_params, "train", epochs=6), "model", l2=1.0)  # weights that explode overflow
+    study = search(tmp_path, params, tiny_arrays, trials=3, pruner="none", learning_rate=[20.0, 100.0])
+    states = [trial.state for trial in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
+    result = report(study, 2)
+    assert result["best_trial"] == 0 and len(result["failed"]) == 2
+    assert result["failed"][0].startswith("trial 1: diverged with") and "tune.learning_rate" in result["failed"][0]
+    again = search(tmp_path, params, tiny_arrays, trials=3, pruner="none", learning_rate=[20.0, 100.0])
+    assert len(again.trials) == 3  # the finished search, resumed: nothing retried
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda path: path.write_text('{"op_code": 0, "worker'),  # cut mid-line
+        lambda path: path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe"),  # not text
+        lambda path: path.mkdir(),
+        lambda path: path.write_text('{"op_code": 99, "worker_id": "x"}\n'),  # Optuna: "Should not reach."
+        lambda path: path.write_text('{"a": 1}\n'),  # another program's JSON lines
+    ],
+    ids=["truncated", "binary", "directory", "unknown-operation", "foreign"],
+)
+def test_a_journal_that_cannot_be_read_is_one_line_saying_to_remove_it(tiny_params, tiny_arrays, tmp_path, write):
+    write(tmp_path / "study.journal")
+    with pytest.raises(
+        TuneError, match=r"study.journal: not a readable Optuna journal \(.*\); remove it \(rm -r "
+    ) as e:
+        open_study(settings_of(tiny_params), tiny_params.tune, tiny_data(tiny_arrays).data_id, tmp_path)
+    assert "\n" not in str(e.value)

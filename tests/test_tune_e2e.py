@@ -43,7 +43,7 @@ def test_the_search_and_the_learning_curve_run_as_dvc_stages(tmp_path):
     assert [point["fraction"] for point in curve["points"]] == [0.5, 1.0] and curve["line"].startswith(
         curve["diagnosis"]
     )
-    shown = run(repo, "dvc", "metrics", "show")
+    shown = run(repo, "dvc", "metrics", "show", "metrics/tune.json", "metrics/learning_curve.json")  # by path
     assert "metrics/tune.json" in shown and "best_accuracy" in shown and "metrics/learning_curve.json" in shown
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html" / "index.html").read_text()

@@ -16,6 +16,16 @@ from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import load_params, render_params_yaml
 from starrec.stage import describe
 
+PIPELINE_ONLY = frozenset(
+    {"tensorflow", "keras", "markdown", "matplotlib", "dvc", "dvclive", "sklearn", "scipy", "pandas", "optuna", "tqdm"}
+)
+"""What the pipeline extra brings and the lean service install (the serve extra) leaves out."""
+LEAN_INSTALL = (
+    " needs {module}, which this install (starrec[serve]) leaves out: it predicts and serves the .onnx and .tflite"
+    " exports (--model models/export/model.onnx); `pip install 'starrec[pipeline,cpu]'` brings .keras, SavedModel,"
+    " report, summary and tune"
+)
+
 
 def summary() -> str:
     """Test accuracy and macro F1 with their 95 % intervals and whether they lie inside the committed run's
@@ -180,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as error:  # a missing, unreadable or unwritable path, a full disk: the user's to fix
         print(f"error: {describe(error)}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in PIPELINE_ONLY:
+            raise
+        print(f"error: starrec {args.command}{LEAN_INSTALL.format(module=error.name)}", file=sys.stderr)
         return 1
 
 

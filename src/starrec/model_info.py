@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from starrec import __version__
 from starrec.errors import StarrecError
-from starrec.params import FacesParams
+from starrec.params import FacesParams, ImageParams
+from starrec.schema import ParamsError, build
+
+_SIZE = next(f for f in dataclasses.fields(ImageParams) if f.name == "size").metadata["range"]
+MIN_SIZE, MAX_SIZE = int(_SIZE.low), int(_SIZE.high)  # image.size's range
 
 INFO_NAME = "starrec.json"
 """The entry of the ``.keras`` zip that holds :class:`ModelInfo` (Keras ignores it), and the file beside
@@ -51,16 +57,31 @@ class ExportInfo:
 
 
 def parse_model_info(text: str | bytes) -> ModelInfo:
-    """The :class:`ModelInfo` of its JSON (other keys are ignored); KeyError/TypeError/ValueError if invalid."""
+    """The :class:`ModelInfo` of its JSON (other keys are ignored), every field checked as params.yaml's are
+    (``faces.scale_factor`` 1.0 would never end in OpenCV); KeyError/TypeError/ValueError if invalid."""
     saved = json.loads(text)
-    version = str(saved.get("version", "unknown"))
-    return ModelInfo(classes=list(saved["classes"]), faces=FacesParams(**saved["faces"]), version=version)
+    classes = saved["classes"]
+    if not (isinstance(classes, list) and classes and all(isinstance(name, str) and name for name in classes)):
+        raise ValueError("classes: not a list of class names")
+    try:
+        faces = build(FacesParams, saved["faces"], "faces")
+    except ParamsError as error:
+        raise ValueError(str(error).removeprefix("params.yaml: ")) from None
+    return ModelInfo(classes=list(classes), faces=faces, version=str(saved.get("version", "unknown")))
+
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def parse_export_info(text: str | bytes) -> ExportInfo:
-    """The :class:`ExportInfo` of its JSON; KeyError/TypeError/ValueError if invalid."""
+    """The :class:`ExportInfo` of its JSON; KeyError/TypeError/ValueError if invalid. Beside an export its
+    cascade can only be a file name of OpenCV's own data folder: a path would open any file of the server."""
     saved = json.loads(text)
-    sha256 = saved["sha256"]
-    if not isinstance(sha256, dict):
-        raise TypeError("sha256 is not a mapping of export names to digests")
-    return ExportInfo(parse_model_info(text), int(saved["image_size"]), {str(k): str(v) for k, v in sha256.items()})
+    info, sha256, size = parse_model_info(text), saved["sha256"], saved["image_size"]
+    if not (isinstance(sha256, dict) and all(isinstance(v, str) and SHA256.match(v) for v in sha256.values())):
+        raise TypeError("sha256 is not a mapping of export names to 64 hexadecimal digits")
+    if not (isinstance(size, int) and not isinstance(size, bool) and MIN_SIZE <= size <= MAX_SIZE):
+        raise ValueError(f"image_size: {size!r}; allowed: an integer from {MIN_SIZE} to {MAX_SIZE}")
+    if PurePath(info.faces.cascade).name != info.faces.cascade or info.faces.cascade in ("", ".", ".."):
+        raise ValueError(f"faces.cascade: {info.faces.cascade!r}; allowed: a file name of OpenCV's data folder")
+    return ExportInfo(info, size, {str(k): v for k, v in sha256.items()})

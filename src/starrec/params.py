@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -288,13 +288,23 @@ class TuneParams:
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: null or a list of distinct batch sizes")
         if not any(getattr(self, name) is not None for name in SEARCHED):
             fail(key, f"searches nothing; give a range to at least one of {', '.join(SEARCHED)}")
-        if self.storage is not None and urlsplit(self.storage).password is not None:
+        if self.storage is not None and holds_password(self.storage):
             fail(
                 f"{key}.storage",
                 "holds a password, which dvc.lock and git would keep; leave it out and use PGPASSWORD or ~/.pgpass",
             )
         if self.nested_folds == 1:
             fail(f"{key}.nested_folds", "1; allowed: 0 (off) or at least 2 outer folds")
+
+
+PASSWORD_QUERY_KEYS = frozenset({"password", "passwd", "pwd"})
+"""Query keys that carry a password in database URLs (libpq's ``password=``, drivers' ``passwd``/``pwd``)."""
+
+
+def holds_password(url: str) -> bool:
+    """Whether ``url`` carries a password: in its user part (``u:secret@``) or its query (``?password=``)."""
+    parts = urlsplit(url)
+    return parts.password is not None or bool(PASSWORD_QUERY_KEYS & {key.lower() for key in parse_qs(parts.query)})
 
 
 SEARCHED = ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout", "batch_size")
@@ -360,12 +370,35 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate ``path``; raise :class:`ParamsError` naming the bad key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root)") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: a directory, not a params file") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not text (UTF-8); `starrec params > {path}` writes the defaults") from None
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(raw, dict):  # DVC reads nothing else: an empty file has no `kfold.parts` for the fold stages
+        raise ParamsError(
+            f"{path}: must be a mapping of sections to values; `starrec params > {path}` writes the defaults"
+        )
     return parse_params(raw)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping as DVC does ("structure is corrupted")."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} appears twice (DVC cannot read such a file)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def render_params_yaml(params: Params | None = None) -> str:

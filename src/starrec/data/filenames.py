@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Iterable
 from pathlib import PurePath
 
 from starrec.atomic import FORMULA_STARTS  # a spreadsheet formula's first characters: encoded in a name
@@ -50,12 +51,17 @@ UNSAFE_CHARACTERS = frozenset('<>&"`$\\{}')
 """Syntax to HTML (``<>&"``), matplotlib's mathtext (``$\\{}``) or a shell (`````): percent-encoded in names."""
 
 
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
+"""Unicode's control and format characters: they change how a name looks without showing themselves."""
+
+
 def _percent(character: str) -> str:
     return "".join(f"%{byte:02X}" for byte in character.encode("utf-8"))
 
 
 def safe_name(name: str) -> str:
-    """``name`` with each byte that is not valid UTF-8, each control or :data:`UNSAFE_CHARACTERS`
+    """``name`` with each byte that is not valid UTF-8, each control, invisible format (zero-width, bidi
+    override: ``al\u200bice`` would show as ``alice``, ``\u202eevil`` reversed) or :data:`UNSAFE_CHARACTERS`
     character, and a leading :data:`starrec.atomic.FORMULA_STARTS` character written as ``%XX``; a safe
     name is unchanged."""
     text = os.fsencode(name).decode("utf-8", "surrogateescape")
@@ -65,7 +71,7 @@ def safe_name(name: str) -> str:
             parts.append(f"%{ord(character) - 0xDC00:02X}")
         elif (
             character in UNSAFE_CHARACTERS
-            or unicodedata.category(character) == "Cc"
+            or unicodedata.category(character) in INVISIBLE_CATEGORIES
             or (position == 0 and character in FORMULA_STARTS)
         ):
             parts.append(_percent(character))
@@ -80,12 +86,41 @@ def rename_reason(name: str) -> str:
         os.fsencode(name).decode("utf-8")
     except UnicodeDecodeError:
         return "name not valid UTF-8"
-    return "name has characters unsafe in HTML, CSV or plot labels"
+    return "name has characters unsafe in HTML, CSV or plot labels, or invisible ones"
 
 
 def safe_path(path: PurePath) -> PurePath:
     """``path`` with :func:`safe_name` applied to each component."""
     return type(path)(*(safe_name(part) for part in path.parts))
+
+
+def first_collision(paths: Iterable[PurePath]) -> tuple[str, str, str] | None:
+    """Two different paths, or folders on their way, that :func:`safe_path` stores under one name (``<x`` and
+    ``%3Cx``: two people would become one class): (first, second, stored) as :func:`readable` text, else None."""
+    seen: dict[PurePath, PurePath] = {}
+    for path in paths:
+        for depth in range(1, len(path.parts) + 1):
+            original = type(path)(*path.parts[:depth])
+            stored = safe_path(original)
+            other = seen.setdefault(stored, original)
+            if other != original:
+                return readable(str(other)), readable(str(original)), str(stored)
+    return None
+
+
+NAME_MAX = 255
+"""Bytes of one file or folder name on Linux's file systems (ext4, xfs, btrfs; os.pathconf "PC_NAME_MAX")."""
+
+
+def first_too_long(paths: Iterable[PurePath]) -> tuple[str, int] | None:
+    """The first name whose :func:`safe_name` is longer than :data:`NAME_MAX` bytes (percent-encoding can triple
+    a name): (the name as :func:`readable` text, its stored length), else None."""
+    for path in paths:
+        for part in path.parts:
+            stored = len(os.fsencode(safe_name(part)))
+            if stored > NAME_MAX:
+                return readable(part), stored
+    return None
 
 
 def readable(name: str) -> str:

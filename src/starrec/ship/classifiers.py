@@ -10,6 +10,7 @@ Every format maps raw RGB pixels, float32 0-255, (n, size, size, 3), to class pr
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,10 +41,18 @@ class Classifier:
     keras_model: keras.Model | None = None
 
 
+PIN = "STARREC_MODEL_SHA256"
+"""A deployment's pin: the sha256 (:func:`export_digest`) the model must have. Without it, whoever can write
+``models/export`` can swap a model and rewrite the digests in its starrec.json."""
+
+
 def load_classifier(path: str | Path) -> Classifier:
     """The model at ``path`` in the runtime of its format; MissingInput or ModelFileError (one line) if it
-    cannot be used."""
+    cannot be used, or if :data:`PIN` is set and the model's sha256 is another."""
     path = Path(path)
+    pinned = os.environ.get(PIN, "").strip().lower()
+    if pinned and path.exists() and export_digest(path) != pinned:
+        raise ModelFileError(f"{path}: its sha256 is {export_digest(path)}, not {PIN}={pinned}; refused")
     if path.suffix == ".keras":
         from starrec.train.model_file import load_model, load_model_info
 

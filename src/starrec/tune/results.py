@@ -10,14 +10,23 @@ from typing import Any
 import yaml
 
 from starrec.atomic import atomic_path
-from starrec.errors import MissingInput
+from starrec.errors import MissingInput, StarrecError
 from starrec.params import Params, load_params, parse_params, render_params_yaml
-from starrec.tune.space import as_params, exp_run_command, value_at, with_values
+from starrec.tune.space import RANGE_OF, as_params, exp_run_command, value_at, with_values
 
 
 def read_json(path: Path) -> dict | None:
-    """``path`` as JSON, or None when a stage has not written it yet."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    """``path`` as a JSON object, or None when a stage has not written it yet; StarrecError (one line) if it
+    is not one."""
+    if not path.is_file():
+        return None
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StarrecError(f"{path}: not valid JSON ({error}); `dvc checkout {path}` or re-run its stage") from None
+    if not isinstance(content, dict):
+        raise StarrecError(f"{path}: not a JSON object; `dvc checkout {path}` or re-run its stage")
+    return content
 
 
 def holds(params: Params, values: dict[str, Any]) -> bool:
@@ -58,7 +67,11 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     tune = read_json(tune_path)
     if tune is None:
         raise MissingInput(f"{tune_path}: missing; run the search first (make tune, or dvc repro tune/dvc.yaml)")
-    params, best = load_params(params_path), as_params(tune["best_params"])
+    chosen_keys = tune.get("best_params")
+    if not isinstance(chosen_keys, dict) or not chosen_keys or set(chosen_keys) - set(RANGE_OF):
+        unknown = sorted(set(chosen_keys) - set(RANGE_OF)) if isinstance(chosen_keys, dict) else chosen_keys
+        raise StarrecError(f"{tune_path}: best_params {unknown!r} are not searched keys ({', '.join(RANGE_OF)})")
+    params, best = load_params(params_path), as_params(chosen_keys)
     chosen = with_values(params, best)
     text = render_params_yaml(chosen)
     parse_params(yaml.safe_load(text))  # the rendered file must load back

@@ -36,9 +36,11 @@ from starrec.errors import StarrecError
 from starrec.evaluation.fold import FoldData, FoldRun, FoldSettings, each_fold, fold_indices
 from starrec.params import TuneParams
 from starrec.train.resume import fingerprint, result_params
-from starrec.tune.space import current_values, grid, searched, suggest, with_values
+from starrec.train.training import TrainingDiverged
+from starrec.tune.space import RANGE_OF, current_values, grid, searched, suggest, with_values
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+FAILURE = "failure"  # the user attribute that says why a trial failed
 JOURNAL = "study.journal"
 HEARTBEAT_S = 10  # a database worker's trial is alive while its heartbeat is younger than 6 of these
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -64,13 +66,31 @@ def study_name(settings: FoldSettings, tune: TuneParams, data_id: str) -> str:
 def open_study(settings: FoldSettings, tune: TuneParams, data_id: str, backup_dir: Path) -> optuna.Study:
     """The study of these params and data in ``tune.storage``; whoever creates it queues the params as they are
     as its first trial."""
-    storage: optuna.storages.BaseStorage
-    if tune.storage is None:
-        backup_dir.mkdir(parents=True, exist_ok=True)
-        storage = JournalStorage(JournalFileBackend(str(backup_dir / JOURNAL)))
-    else:
-        storage = _database(tune.storage)
     name, pruner = study_name(settings, tune, data_id), _pruner(tune, settings.k)
+    if tune.storage is not None:
+        return _created_or_loaded(_database(tune.storage), name, pruner, settings, tune)
+    journal = backup_dir / JOURNAL
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        study = _created_or_loaded(JournalStorage(JournalFileBackend(str(journal))), name, pruner, settings, tune)
+        study.get_trials(deepcopy=False)  # the whole journal replayed here, not in the middle of a trial
+    except (ValueError, AssertionError, KeyError, TypeError, OSError) as error:  # JSON, UTF-8, Optuna's replay
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise TuneError(
+            f"{journal}: not a readable Optuna journal ({type(error).__name__}: {reason}); remove it "
+            f"(rm -r {backup_dir}) to start the search afresh"
+        ) from None
+    return study
+
+
+def _created_or_loaded(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    pruner: optuna.pruners.BasePruner,
+    settings: FoldSettings,
+    tune: TuneParams,
+) -> optuna.Study:
+    """The study ``name`` in ``storage``: loaded, or created with the params as they are as its first trial."""
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize", pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:  # another worker, or an earlier run, made it
@@ -114,7 +134,8 @@ def run_trials(
     wanted = min(tune.trials, math.prod(map(len, grid(tune).values()))) if tune.sampler == "grid" else tune.trials
     while True:
         _reclaim_killed(study)
-        finished, running = len(_trials(study, FINISHED)), len(_trials(study, (TrialState.RUNNING,)))
+        finished = len(_trials(study, FINISHED)) + len(failures(study))  # a failed trial counts: no retry forever
+        running = len(_trials(study, (TrialState.RUNNING,)))
         timed_out = tune.timeout is not None and time.monotonic() - started >= tune.timeout
         if finished >= wanted or ((timed_out or finished + running >= wanted) and not running):
             return
@@ -135,13 +156,24 @@ def objective(trial: optuna.Trial, data: FoldData, settings: FoldSettings, tune:
     folds_dir = backup_dir / "folds" / fingerprint(sorted(values.items()))[:16]
     run = FoldRun(backup_dir=folds_dir, description=f"trial {trial.number}")
     accuracies: list[float] = []
-    for fold in each_fold(data, chosen, run):
-        accuracies.append(fold["score"]["accuracy"])
-        trial.set_user_attr("fold_accuracy", accuracies)
-        trial.report(float(np.mean(accuracies)), step=fold["fold"])
-        if trial.should_prune():
-            raise optuna.TrialPruned()
+    try:
+        for fold in each_fold(data, chosen, run):
+            accuracies.append(fold["score"]["accuracy"])
+            trial.set_user_attr("fold_accuracy", accuracies)
+            trial.report(float(np.mean(accuracies)), step=fold["fold"])
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+    except TrainingDiverged:  # a result of the search, not its end: Optuna records NaN as FAIL and goes on
+        trial.set_user_attr(
+            FAILURE, f"diverged with {', '.join(f'tune.{RANGE_OF[k]} {v:.4g}' for k, v in values.items())}"
+        )
+        return math.nan
     return float(np.mean(accuracies))
+
+
+TIE_DIGITS = 9
+"""K-fold accuracies equal to this many digits are a tie (means of the same fold scores summed in another order
+differ in the 17th: 0.45833333333333337 vs 0.4583333333333333), which the earlier trial wins."""
 
 
 def report(study: optuna.Study, k: int) -> dict:
@@ -150,8 +182,10 @@ def report(study: optuna.Study, k: int) -> dict:
     trials = _trials(study, FINISHED)
     complete = [trial for trial in trials if trial.state == TrialState.COMPLETE]
     if not complete:
-        raise TuneError(f"study {study.study_name}: no trial completed; see the errors above")
-    best = max(complete, key=lambda trial: (trial.value, -trial.number))
+        failed = failures(study)
+        why = f"{len(failed)} failed ({failed[0]}; narrow the tune.* ranges)" if failed else "see the errors above"
+        raise TuneError(f"study {study.study_name}: no trial completed; {why}")
+    best = max(complete, key=lambda trial: (round(trial.value or 0.0, TIE_DIGITS), -trial.number))  # a tie: the earlier
     first = next((trial for trial in complete if trial.user_attrs.get("first")), None)
     folds = sum(len(trial.user_attrs.get("fold_accuracy", [])) for trial in trials)
     return {
@@ -165,6 +199,7 @@ def report(study: optuna.Study, k: int) -> dict:
         "pruned": len(trials) - len(complete),
         "fold_trainings": folds,
         "fold_trainings_without_pruning": len(trials) * k,
+        "failed": failures(study),
         "caveat": OPTIMISTIC.format(n=len(trials)),
     }
 
@@ -229,6 +264,13 @@ def nested_cv(data: FoldData, settings: FoldSettings, tune: TuneParams, backup_d
         )
     scores = np.asarray([row["accuracy"] for row in rows])
     return {"outer_folds": outer, "accuracy": {"mean": float(scores.mean()), "std": float(scores.std())}, "folds": rows}
+
+
+def failures(study: optuna.Study) -> list[str]:
+    """``trial N: why`` of each trial that failed on its own params (a diverging training); not the trials of a
+    killed worker, which are tried again."""
+    failed = _trials(study, (TrialState.FAIL,))
+    return [f"trial {trial.number}: {trial.user_attrs[FAILURE]}" for trial in failed if FAILURE in trial.user_attrs]
 
 
 def _trials(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTrial]:

@@ -24,16 +24,20 @@ LOG_SCALE = {"train.learning_rate"}
 CHOICES = {"train.batch_size"}
 
 
+RANGE_OF = {
+    "train.momentum": "momentum",
+    "train.momentum_schedule.end": "momentum_end",
+    "train.momentum_schedule.rate": "momentum_rate",
+    "train.learning_rate": "learning_rate",
+    "model.dropout": "dropout",
+    "train.batch_size": "batch_size",
+}
+"""Each searched params key and the ``tune.*`` field that holds its range."""
+
+
 def ranges(tune: TuneParams) -> dict[str, list | None]:
     """``{params key: [low, high], or a list of choices for a batch size; None: not searched}``."""
-    return {
-        "train.momentum": tune.momentum,
-        "train.momentum_schedule.end": tune.momentum_end,
-        "train.momentum_schedule.rate": tune.momentum_rate,
-        "train.learning_rate": tune.learning_rate,
-        "model.dropout": tune.dropout,
-        "train.batch_size": tune.batch_size,
-    }
+    return {key: getattr(tune, name) for key, name in RANGE_OF.items()}
 
 
 def searched(tune: TuneParams) -> dict[str, list]:
