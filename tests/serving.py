@@ -125,12 +125,17 @@ def _status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
+ATTACKER = "127.0.0.2"
+"""Where abusive traffic comes from: another loopback address than the good clients' 127.0.0.1, as another
+machine would (the service limits connections per client address: --per-client)."""
+
+
 def _raw(url: str, head: str, parts=(), limit_s: float = 60.0) -> tuple[int, float, int]:
     """Send ``head`` and then ``parts`` on a fresh connection, then read until it closes (at most ``limit_s``):
     (HTTP status, 0 if closed without an answer; seconds; body bytes sent before the server stopped reading)."""
     host, port = url.removeprefix("http://").split(":")
     started, sent, answer = time.perf_counter(), 0, b""
-    with socket.create_connection((host, int(port)), timeout=limit_s) as connection:
+    with socket.create_connection((host, int(port)), timeout=limit_s, source_address=(ATTACKER, 0)) as connection:
         with contextlib.suppress(OSError):  # the service stopped reading: its answer may be there
             connection.sendall(head.encode())
             for part in parts:
@@ -176,9 +181,10 @@ def png_of(width: int, height: int, mode: str = "1") -> bytes:
     return buffer.getvalue()
 
 
-def upload(url: str, name: str, content: bytes) -> tuple[int, float, int]:
+def upload(url: str, name: str, content: bytes, source: str = ATTACKER) -> tuple[int, float, int]:
     started = time.perf_counter()
-    response = httpx.post(f"{url}/predict", files={"photo": (name, content)}, timeout=120)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=120) as client:
+        response = client.post(f"{url}/predict", files={"photo": (name, content)})
     return response.status_code, round(time.perf_counter() - started, 2), len(content)
 
 
@@ -197,7 +203,7 @@ def abuse(url: str, pid: int, photos: list[Path], requests: int = 200, concurren
         "large_photo": [lambda: upload(url, "large.png", large)] * 2,
     }
     for number in range(WARM_UP):
-        upload(url, photos[number % len(photos)].name, photos[number % len(photos)].read_bytes())
+        upload(url, photos[number % len(photos)].name, photos[number % len(photos)].read_bytes(), "127.0.0.1")
     before = process_memory(pid)["VmRSS"]
     with ThreadPoolExecutor(sum(map(len, attacks.values()))) as pool:
         running = {kind: [pool.submit(attack) for attack in calls] for kind, calls in attacks.items()}

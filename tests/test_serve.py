@@ -336,3 +336,47 @@ def test_a_bounded_abuse_leaves_the_service_answering_within_its_memory(trained,
     memory = result["memory_mb"]
     assert memory["after"] - memory["before"] < MEMORY_GROWTH_MB, memory
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_one_clients_idle_and_slow_sockets_leave_the_others_served(trained, tmp_path):
+    """100 idle sockets from one address (127.0.0.2) and 4 slow bodies from another (127.0.0.3) while a third
+    (127.0.0.1) makes 50 uploads and asks /health: the first keeps at most --per-client connections, the slow
+    bodies get 408 at the whole-body deadline however steadily they trickle, the good client never sees a 503."""
+    folder, photos, _ = trained
+    options = ("--per-client", "16", "--body-timeout", "2", "--body-deadline", "4", "--header-timeout", "30")
+    process, url = start_service(folder / "model.keras", tmp_path / "serve.log", *options)
+    host, port = url.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(100):
+            idle.append(socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.2", 0)))
+        time.sleep(0.5)
+        refused = [status_of(read_answer(sock)) for sock in idle[16:]]
+        assert refused == [503] * 84  # answered and closed at once
+        with ThreadPoolExecutor(4) as pool:
+            slow = [pool.submit(trickle, host, int(port)) for _ in range(4)]
+            statuses = [upload(url, photos[n % 10].name, photos[n % 10].read_bytes()).status_code for n in range(50)]
+            assert statuses == [200] * 50 and httpx.get(f"{url}/health").status_code == 200
+            answers = [future.result() for future in slow]
+        assert all(
+            status == 408 and b"took over 4 s" in answer and seconds < 8 for status, answer, seconds in answers
+        ), answers
+    finally:
+        for sock in idle:
+            sock.close()
+        stop(process)
+
+
+def trickle(host: str, port: int) -> tuple[int, bytes, float]:
+    """A body sent one byte a second (under --body-timeout) from 127.0.0.3: (status, answer, seconds)."""
+    started = time.monotonic()
+    with socket.create_connection((host, port), timeout=20, source_address=("127.0.0.3", 0)) as connection:
+        head = "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n"
+        part = b'--x\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+        connection.sendall(f"{head}Content-Type: multipart/form-data; boundary=x\r\n\r\n".encode() + part)
+        with contextlib.suppress(OSError):
+            for _ in range(20):
+                connection.sendall(b"a")  # a photo that never ends
+                time.sleep(1)
+        answer = read_answer(connection)
+        return status_of(answer), answer, time.monotonic() - started

@@ -474,3 +474,32 @@ def test_a_journal_that_cannot_be_read_is_one_line_saying_to_remove_it(tiny_para
     ) as e:
         open_study(settings_of(tiny_params), tiny_params.tune, tiny_data(tiny_arrays).data_id, tmp_path)
     assert "\n" not in str(e.value)
+
+
+def test_a_database_url_without_its_driver_is_one_line_naming_tune_storage(tiny_params, tmp_path):
+    params = replace(tiny_params, "tune", storage="mysql://me@127.0.0.1/study")
+    with pytest.raises(TuneError, match=r"^params.yaml: tune.storage: no driver for mysql:// here \(No module named"):
+        open_study(settings_of(params), params.tune, "tiny", tmp_path)
+
+
+def test_a_database_that_fails_mid_search_is_one_line_and_keeps_what_finished(tiny_params, tiny_arrays, tmp_path):
+    database = tmp_path / "study.db"
+    params = replace(tiny_params, "tune", storage=f"sqlite:///{database}", trials=2)
+    settings, data = settings_of(params), tiny_data(tiny_arrays)
+    study = open_study(settings, params.tune, data.data_id, tmp_path)
+    database.write_bytes(b"not a database any more" * 100)  # as a server that went away answers
+    with pytest.raises(TuneError, match=r"^params.yaml: tune.storage: the database stopped answering \(.*\); the"):
+        run_trials(study, data, settings, params.tune, tmp_path)
+
+
+def test_a_second_search_on_the_same_journal_is_refused(tiny_params, tiny_arrays, tmp_path):
+    """Two processes on one journal would sample the same trials and change the result silently."""
+    import fcntl
+
+    settings, data = settings_of(tiny_params), tiny_data(tiny_arrays)
+    study = open_study(settings, tiny_params.tune, data.data_id, tmp_path)
+    with open(tmp_path / "study.journal.lock", "w") as running:  # the first search holds it
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(TuneError, match=r"study.journal: another search is running on it; wait for it, or share"):
+            run_trials(study, data, settings, tiny_params.tune, tmp_path)
+    assert study.trials[0].state == TrialState.WAITING  # it trained nothing

@@ -104,6 +104,8 @@ def _serve(args) -> int:
         decodes=args.decodes,
         body_timeout_s=args.body_timeout,
         header_timeout_s=args.header_timeout,
+        body_deadline_s=args.body_deadline,
+        per_client=args.per_client,
     )
     hosts = [host.strip() for host in args.allowed_hosts.split(",") if host.strip()]
     if args.host not in ("0.0.0.0", "::", *hosts):
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--decodes", type=positive(int), default=2, help="photos decoded at once; others wait")
     serve.add_argument("--body-timeout", type=positive(float), default=10.0, help="seconds a body may stall: 408")
     serve.add_argument("--header-timeout", type=positive(float), default=10.0, help="seconds for the headers")
+    serve.add_argument("--body-deadline", type=positive(float), default=60.0, help="seconds for a whole body: 408")
+    serve.add_argument("--per-client", type=positive(int), default=32, help="connections one address may hold: 503")
     serve.add_argument("--limit-concurrency", type=positive(int), default=64, help="connections; more get 503")
     serve.add_argument("--timeout-keep-alive", type=positive(int), default=5, help="seconds an idle connection stays")
     serve.add_argument(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -170,6 +171,12 @@ class Limits:
     """A request whose next body part takes longer gets 408."""
     header_timeout_s: float = 10.0
     """A connection whose request line and headers take longer is closed."""
+    body_deadline_s: float = 60.0
+    """A request whose whole body takes longer gets 408, however steadily it trickles in."""
+    per_client: int = 32
+    """Open connections one client address may hold; more are answered 503 and closed, so that idle or slow
+    sockets from one client cannot take the whole ``--limit-concurrency`` (64) from the others. Behind a
+    reverse proxy every client has the proxy's address: raise it to ``--limit-concurrency`` there."""
 
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
@@ -179,22 +186,26 @@ CLOSE = {"Connection": "close"}
 
 class BodyLimit:
     """ASGI middleware: counts each request's body bytes as they are received and raises 413 past
-    ``limit`` (a Content-Length can lie, chunked bodies have none) and 408 when the next part takes longer
-    than ``timeout_s``. Starlette and uvicorn have neither (Starlette limits only multipart parts)."""
+    ``limit`` (a Content-Length can lie, chunked bodies have none), 408 when the next part takes longer
+    than ``timeout_s`` or the whole body longer than ``deadline_s``. Starlette and uvicorn have none of
+    these (Starlette limits only multipart parts)."""
 
-    def __init__(self, app, limit: int, timeout_s: float):
-        self.app, self.limit, self.timeout_s = app, limit, timeout_s
+    def __init__(self, app, limit: int, timeout_s: float, deadline_s: float = Limits.body_deadline_s):
+        self.app, self.limit, self.timeout_s, self.deadline_s = app, limit, timeout_s, deadline_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        received = 0
+        received, deadline = 0, asyncio.get_running_loop().time() + self.deadline_s
 
         async def limited_receive():
             nonlocal received
+            left = deadline - asyncio.get_running_loop().time()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout_s)
+                message = await asyncio.wait_for(receive(), min(self.timeout_s, max(left, 0.0)))
             except TimeoutError:
+                if left <= self.timeout_s:
+                    raise HTTPException(408, f"the request body took over {self.deadline_s:g} s", CLOSE) from None
                 raise HTTPException(408, f"the request body stalled for {self.timeout_s:g} s", CLOSE) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -207,14 +218,26 @@ class BodyLimit:
 
 class HeaderDeadlineProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers have not arrived
-    ``header_timeout_s`` after it opened or after its last response. uvicorn has no such limit, so a
-    slow-loris client holding hundreds of half-sent requests would be kept for ever."""
+    ``header_timeout_s`` after it opened or after its last response, and answering 503 to a client address
+    that already holds ``per_client`` connections. uvicorn has neither limit, so a slow-loris client holding
+    hundreds of half-sent requests, or idle keep-alive sockets, would keep the others out."""
 
     header_timeout_s = Limits.header_timeout_s
+    per_client = Limits.per_client
+    open_by_client: Counter[str] = Counter()  # each server gets its own (header_deadline_protocol)
     _deadline: asyncio.TimerHandle | None = None
+    _counted: str | None = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        address = self.client[0] if self.client else None
+        if address is not None and self.open_by_client[address] >= self.per_client:
+            transport.write(TOO_MANY_FROM_ONE_CLIENT)
+            transport.close()
+            return
+        if address is not None:
+            self.open_by_client[address] += 1
+            self._counted = address
         self._arm()
 
     def on_response_complete(self) -> None:
@@ -224,6 +247,11 @@ class HeaderDeadlineProtocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
+        if self._counted is not None:
+            self.open_by_client[self._counted] -= 1
+            if not self.open_by_client[self._counted]:
+                del self.open_by_client[self._counted]
+            self._counted = None
         super().connection_lost(exc)
 
     def _arm(self) -> None:
@@ -237,9 +265,18 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def header_deadline_protocol(timeout_s: float) -> type[HeaderDeadlineProtocol]:
-    """:class:`HeaderDeadlineProtocol` with its timeout, for ``uvicorn.Config(http=...)``."""
-    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": timeout_s})
+TOO_MANY = b"more connections from this address than the service's --per-client limit\n"
+TOO_MANY_FROM_ONE_CLIENT = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(TOO_MANY), TOO_MANY)
+)
+
+
+def header_deadline_protocol(timeout_s: float, per_client: int = Limits.per_client) -> type[HeaderDeadlineProtocol]:
+    """:class:`HeaderDeadlineProtocol` with its limits and its own count of connections per client address,
+    for ``uvicorn.Config(http=...)``."""
+    settings = {"header_timeout_s": timeout_s, "per_client": per_client, "open_by_client": Counter()}
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), settings)
 
 
 def create_app(
@@ -255,7 +292,8 @@ def create_app(
 
         explain, no_saliency = saliency_function(classifier.keras_model), None
     app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
-    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, timeout_s=limits.body_timeout_s)
+    body_limits = {"timeout_s": limits.body_timeout_s, "deadline_s": limits.body_deadline_s}
+    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, **body_limits)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     page = files("starrec.ship").joinpath("web/index.html").read_text(encoding="utf-8")
     decoding = asyncio.Semaphore(limits.decodes)
@@ -329,7 +367,7 @@ def serve(
         app,
         host=host,
         port=port,
-        http=header_deadline_protocol(limits.header_timeout_s),
+        http=header_deadline_protocol(limits.header_timeout_s, limits.per_client),
         limit_concurrency=limit_concurrency,
         timeout_keep_alive=timeout_keep_alive,
     )

@@ -15,12 +15,14 @@ finished folds are kept (``<backup_dir>/folds``) and not trained again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import math
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from starrec.tune.space import RANGE_OF, current_values, grid, searched, suggest
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 FAILURE = "failure"  # the user attribute that says why a trial failed
 JOURNAL = "study.journal"
+JOURNAL_LOCK = "study.journal.lock"  # held by the one process that searches with the journal
 HEARTBEAT_S = 10  # a database worker's trial is alive while its heartbeat is younger than 6 of these
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 OPTIMISTIC = (
@@ -111,6 +114,12 @@ def _database(url: str) -> optuna.storages.RDBStorage:
                 grace_period=6 * HEARTBEAT_S,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
             )
+        except ImportError as error:  # mysql:// wants MySQLdb, which starrec does not install
+            missing = getattr(error.__cause__, "name", None) or error.name
+            raise TuneError(
+                f"params.yaml: tune.storage: no driver for {url.split(':', 1)[0]}:// here (No module named "
+                f"{missing!r}); install it, or use postgresql:// (psycopg is installed) or null (a journal file)"
+            ) from None
         except sqlalchemy.exc.SQLAlchemyError as error:
             attempts += 1
             if attempts == 4:
@@ -130,6 +139,37 @@ def run_trials(
     """Trials until the study holds ``tune.trials`` finished ones (all workers together; a grid: at most its
     size) or ``tune.timeout`` seconds passed; then wait for the other workers' running trials. ``shared``: other
     workers may add trials (each worker's sampler is seeded apart)."""
+    with _one_search_per_journal(backup_dir) if tune.storage is None else contextlib.nullcontext():
+        try:
+            _run_trials(study, data, settings, tune, backup_dir, shared)
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:  # it went away
+            cause = error.__cause__ if isinstance(error.__cause__, sqlalchemy.exc.SQLAlchemyError) else error
+            reason = " ".join(str(cause).split("\n")[0].split())
+            raise TuneError(
+                f"params.yaml: tune.storage: the database stopped answering ({reason}); the finished trials are "
+                "kept there: run the search again when it is back"
+            ) from None
+
+
+@contextlib.contextmanager
+def _one_search_per_journal(backup_dir: Path) -> Iterator[None]:
+    """An exclusive lock beside the journal for the whole search: a second process on the same file would
+    sample the same trials (one seed) and change the result; it is refused, naming the way to share a study."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    with open(backup_dir / JOURNAL_LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TuneError(
+                f"{backup_dir / JOURNAL}: another search is running on it; wait for it, or share one study between "
+                "processes through a database (tune.storage: postgresql://...; docs/tuning.md)"
+            ) from None
+        yield
+
+
+def _run_trials(
+    study: optuna.Study, data: FoldData, settings: FoldSettings, tune: TuneParams, backup_dir: Path, shared: bool
+) -> None:
     started = time.monotonic()
     wanted = min(tune.trials, math.prod(map(len, grid(tune).values()))) if tune.sampler == "grid" else tune.trials
     while True:
