@@ -34,6 +34,8 @@ converter's two ignored options; the interpreter's XNNPACK note."""
 KNOWN_WARNINGS = (
     # keras/src/export/tf2onnx_lib.py probes ``np.object``, which numpy 2 announces it will redefine
     (r"In the future `np\.object` will be defined", FutureWarning, r"keras"),
+    # tune.storage (a database): the heartbeat that hands a killed worker's trial to another, chosen knowingly
+    (r"(RetryHeartbeatStaleTrialCallback|Argument ``heartbeat_interval``) is (an )?experimental", Warning, r""),
 )
 """(message, category, module) of the Python warnings every run would print: known and harmless."""
 

@@ -151,7 +151,8 @@ def learning_curve(baseline: str, metric: str) -> bytes:
                 label = f"{name} {'training' if part == 'train' else 'validation'}"
                 axis.plot(curve["step"] + 1, curve[metric], style, color=color, label=label)
     axis.set(xlabel="epoch", ylabel=metric, title=f"{metric} per epoch")
-    axis.legend(fontsize=8)
+    if axis.lines:  # a run without per-epoch curves draws none, and needs no legend
+        axis.legend(fontsize=8)
     return _png(figure)
 
 
