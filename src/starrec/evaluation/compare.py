@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from starrec import paths
 from starrec.errors import StarrecError
-from starrec.evaluation.runs import Run, params_diff
+from starrec.evaluation.runs import SCORE_NAMES, Run, params_diff
 from starrec.evaluation.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
 
-SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 ALPHA = 0.05
 FOLD_PARAMS = ("seed", "data", "split", "kfold")
 """The params sections that decide which examples each fold holds."""

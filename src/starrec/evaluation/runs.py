@@ -91,7 +91,8 @@ def load_run(name: str) -> Run:
     )
 
 
-HEADLINE = {"accuracy": "accuracy", "f1_macro": "macro F1"}
+SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
+"""The two scores runs are compared on (metrics/test.json, metrics/kfold.json), and their names in prose."""
 
 
 def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> str | None:
@@ -102,10 +103,10 @@ def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> st
         committed = json.loads(read_text(rev, str(paths.TEST)))
     except StarrecError:
         return None
-    if all(committed.get(key) == test.get(key) for key in HEADLINE):
+    if all(committed.get(key) == test.get(key) for key in SCORE_NAMES):
         return f"committed run ({rev}): the same test scores"
     scores = []
-    for key, title in HEADLINE.items():
+    for key, title in SCORE_NAMES.items():
         low, high = committed["ci95"][key]["low"], committed["ci95"][key]["high"]
         scores.append(f"{title} {'inside' if low <= test[key] <= high else 'OUTSIDE'} [{low:.4f}, {high:.4f}]")
     try:
