@@ -45,7 +45,8 @@ def summary() -> str:
             f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
             f"({test['n_examples']} images; 95 % intervals)"
         )
-        lines += [line for line in [against_committed(test, read_json(paths.TRAIN_MACHINE))] if line]
+        if committed := against_committed(test, read_json(paths.TRAIN_MACHINE)):
+            lines.append(committed)
     if kfold:
         lines.append(
             f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"

@@ -27,13 +27,11 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from starrec.data.filenames import (
-    NAME_MAX,
-    first_collision,
-    first_too_long,
     has_ignored_part,
     readable,
     rename_reason,
     safe_path,
+    stored_name_problem,
 )
 from starrec.errors import StarrecError
 from starrec.params import DataParams
@@ -113,14 +111,8 @@ def _extract(archive: Path, members: list[Member], target: Path, limits: DataPar
         raise UnsafeArchiveError(
             f"{archive}: has {len(members)} files, more than data.archive_max_members = {limits.archive_max_members}"
         )
-    kept = [member.name for member in members if not has_ignored_part(member.name)]
-    if long_name := first_too_long(kept):
-        raise UnsafeArchiveError(
-            f"{archive}: '{long_name[0]}' would be stored in {long_name[1]} bytes, over {NAME_MAX}"
-        )
-    clash = first_collision(kept)
-    if clash:
-        raise UnsafeArchiveError(f"{archive}: '{clash[0]}' and '{clash[1]}' would both be stored as '{clash[2]}'")
+    if problem := stored_name_problem(member.name for member in members if not has_ignored_part(member.name)):
+        raise UnsafeArchiveError(f"{archive}: {problem}")
     budget = min(limits.archive_max_bytes, limits.archive_max_ratio * archive.stat().st_size)
     written, renamed = 0, {}
     for name, member in _class_layout(members).items():

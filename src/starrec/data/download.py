@@ -24,15 +24,13 @@ from starrec.atomic import write_csv
 from starrec.data.archives import extract_archive
 from starrec.data.fetch import download, sha256_of
 from starrec.data.filenames import (
-    NAME_MAX,
-    first_collision,
-    first_too_long,
     has_ignored_part,
     is_ignored,
     readable,
     rename_reason,
     safe_name,
     safe_path,
+    stored_name_problem,
 )
 from starrec.errors import StarrecError
 from starrec.params import DataParams
@@ -142,17 +140,9 @@ def copy_folder(source: Path, target: Path) -> Fetched:
     """
     if not source.is_dir():
         raise SourceError(f"data.source: folder {source} does not exist")
-    kept = [path.relative_to(source) for path in source.rglob("*") if not has_ignored_part(path.relative_to(source))]
-    if long_name := first_too_long(kept):
-        raise SourceError(
-            f"data.source: {source}: '{long_name[0]}' would be stored in {long_name[1]} bytes, over {NAME_MAX}; "
-            "shorten it"
-        )
-    clash = first_collision(kept)
-    if clash:
-        raise SourceError(
-            f"data.source: {source}: '{clash[0]}' and '{clash[1]}' would both be stored as '{clash[2]}'; rename one"
-        )
+    names = (path.relative_to(source) for path in source.rglob("*"))
+    if problem := stored_name_problem(name for name in names if not has_ignored_part(name)):
+        raise SourceError(f"data.source: {source}: {problem}")
     fetched = Fetched()
     for directory, subdirectories, files in os.walk(source, followlinks=False):
         here = Path(directory)

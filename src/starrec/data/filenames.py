@@ -112,6 +112,17 @@ NAME_MAX = 255
 """Bytes of one file or folder name on Linux's file systems (ext4, xfs, btrfs; os.pathconf "PC_NAME_MAX")."""
 
 
+def stored_name_problem(paths: Iterable[PurePath]) -> str | None:
+    """Why ``paths`` cannot be stored as they are named: a name too long once made safe, or two names made
+    one (:func:`first_too_long`, :func:`first_collision`); None when they can."""
+    paths = list(paths)
+    if long_name := first_too_long(paths):
+        return f"'{long_name[0]}' would be stored in {long_name[1]} bytes, over {NAME_MAX}; shorten it"
+    if clash := first_collision(paths):
+        return f"'{clash[0]}' and '{clash[1]}' would both be stored as '{clash[2]}'; rename one"
+    return None
+
+
 def first_too_long(paths: Iterable[PurePath]) -> tuple[str, int] | None:
     """The first name whose :func:`safe_name` is longer than :data:`NAME_MAX` bytes (percent-encoding can triple
     a name): (the name as :func:`readable` text, its stored length), else None."""

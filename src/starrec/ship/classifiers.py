@@ -51,8 +51,8 @@ def load_classifier(path: str | Path) -> Classifier:
     cannot be used, or if :data:`PIN` is set and the model's sha256 is another."""
     path = Path(path)
     pinned = os.environ.get(PIN, "").strip().lower()
-    if pinned and path.exists() and export_digest(path) != pinned:
-        raise ModelFileError(f"{path}: its sha256 is {export_digest(path)}, not {PIN}={pinned}; refused")
+    if pinned and path.exists() and (digest := export_digest(path)) != pinned:
+        raise ModelFileError(f"{path}: its sha256 is {digest}, not {PIN}={pinned}; refused")
     if path.suffix == ".keras":
         from starrec.train.model_file import load_model, load_model_info
 
