@@ -50,8 +50,8 @@ TEST_WORKERS ?= 2
 test: setup  # TEST_WORKERS test files at a time (pytest-xdist; 0: one process)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not e2e and not slow"
+test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does), test by test on the workers
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not slow"
 
 lint: setup
 	$(BIN)/ruff check .

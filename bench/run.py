@@ -1,7 +1,10 @@
 """make bench: training speed and per-stage memory on generated data -> bench/results.json.
 
     python bench/run.py [--out bench/results.json] [--memory-images 2000]
-                        [--only speed|memory|distributed|service|tune]
+                        [--only experiment|speed|memory|distributed|service|tune]
+
+experiment: `dvc exp run -S train.momentum=0.5` after `make run` in a fresh copy of the project, stage by
+stage: wall time, CPU time, peak RSS and whether it loads TensorFlow (bench/experiment.py).
 
 speed: the train stage as `dvc repro train` runs it against a plain Keras script's ``model.fit`` and
 bare ``tf.function`` step (bench/speed.py, bench/plain_keras.py), for the default network at 32 px
@@ -30,6 +33,7 @@ from pathlib import Path
 import tensorflow as tf
 
 import distributed
+import experiment
 import memory
 import pruning
 import service
@@ -62,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--memory-images", type=int, default=2000, help="N of the memory table (4N is run too)")
-    parser.add_argument("--only", choices=("speed", "memory", "distributed", "service", "tune"))
+    parser.add_argument("--only", choices=("experiment", "speed", "memory", "distributed", "service", "tune"))
     args = parser.parse_args()
     kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.is_file() else {}
     results = {
@@ -74,6 +78,9 @@ def main() -> None:
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
+        if args.only in (None, "experiment"):
+            results["experiment"] = experiment.measure(Path(scratch))
+            print(experiment.table(results["experiment"]), flush=True)
         if args.only in (None, "speed"):
             results["speed"] = speed_section(Path(scratch))
         if args.only in (None, "memory"):

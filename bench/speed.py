@@ -45,14 +45,17 @@ UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
 """Each line as it is printed: its time is the epoch's end."""
 
 
-def project_copy(target: Path) -> Path:
-    """The project's files (those git would add), committed in a new git repository at ``target``."""
+def project_copy(target: Path, params: str | None = None) -> Path:
+    """The project's files (those git would add), committed in a new git repository at ``target``; with
+    ``params``, that params.yaml (else none: the caller writes it)."""
     names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.splitlines()  # fmt: skip
     for name in names:
         if (ROOT / name).is_file() and name not in ("dvc.lock", "params.yaml"):
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
+    if params is not None:
+        (target / "params.yaml").write_text(params, encoding="utf-8")
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "project"]):  # dvclive needs a commit
         subprocess.run(["git", *command], cwd=target, check=True)
     return target

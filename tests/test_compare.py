@@ -1,10 +1,14 @@
 """starrec compare on two runs made by hand (the e2e test runs it on real experiments)."""
 
+import shutil
+
 import pandas as pd
 import pytest
 
+from conftest import run
+from starrec.errors import MissingInput
 from starrec.evaluation.compare import NotComparable, compare
-from starrec.evaluation.runs import Run, flatten
+from starrec.evaluation.runs import Run, flatten, read_text
 
 FOLDS_A = [0.91, 0.92, 0.93, 0.90, 0.94]  # tests/test_significance.py: t = 1.8856, p = 0.1324
 FOLDS_B = [0.90, 0.90, 0.90, 0.90, 0.90]
@@ -56,3 +60,19 @@ def test_compare_refuses_different_folds_or_test_images():
     other_images = [f"other{i}" for i in range(100)]
     with pytest.raises(NotComparable, match="tested on different test images"):
         compare(a, make_run("b", 0.0, FOLDS_B, right=90, ids=other_images))
+
+
+def test_a_revisions_output_missing_from_the_cache_says_dvc_pull(tmp_path, monkeypatch):
+    """A revision's DVC-tracked result whose copy this clone lacks asks for `dvc pull`, not a re-run."""
+    run(tmp_path, "git", "init", "-q")
+    run(tmp_path, "dvc", "init", "-q")
+    run(tmp_path, "dvc", "stage", "add", "-q", "-n", "score", "-o", "kfold.json", "echo '{}' > kfold.json")
+    run(tmp_path, "dvc", "repro", "-q")
+    run(tmp_path, "git", "add", "-A")
+    run(tmp_path, "git", "commit", "-qm", "a run")
+    shutil.rmtree(tmp_path / ".dvc" / "cache")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MissingInput, match=r"^kfold.json: a DVC output of HEAD whose copy is not here; `dvc pull`"):
+        read_text("HEAD", "kfold.json")
+    with pytest.raises(MissingInput, match=r"^other.json: not in HEAD; run `dvc repro`"):
+        read_text("HEAD", "other.json")

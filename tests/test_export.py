@@ -2,6 +2,9 @@
 
 import hashlib
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -192,3 +195,29 @@ def test_a_deployment_can_pin_the_models_sha256(exported, monkeypatch):
         load_classifier(onnx_path)
     with pytest.raises(ModelFileError, match="model.keras: its sha256 is"):
         load_classifier(folder / "model.keras")
+
+
+FULL_DISK_EXPORT = """
+import resource, sys
+from pathlib import Path
+import numpy as np
+from starrec.ship.export import export_model
+from starrec.stage import run_stage
+from starrec.train.model_file import load_model, load_model_info
+
+folder = Path(sys.argv[1])
+model = load_model(folder / "model.keras")
+images = np.zeros((4, *model.input_shape[1:]), np.uint8)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, 2_000))  # every export's first large file is over it
+run_stage(lambda: export_model(model, load_model_info(folder / "model.keras", model), folder / "export", images))
+"""
+
+
+def test_an_export_on_a_full_disk_is_one_line_and_keeps_the_previous_export(exported):
+    _, _, folder = exported
+    before = {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()}
+    done = subprocess.run([sys.executable, "-c", FULL_DISK_EXPORT, str(folder)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert re.fullmatch(r"error: \S*/trained/\.export\.\w+\.tmp/\S+: File too large\n", done.stderr), done.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()} == before
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []

@@ -1,6 +1,8 @@
 """Every file people really have is either ingested or rejected with a reason."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -111,6 +113,32 @@ def make_messy_folder(root):
     (root / "bob" / "Thumbs.db").write_bytes(b"\0\1")
     save_image(root / ".hidden" / "x.png", RED)
     save_image(root / "carl" / "only.png", RED)
+
+
+PEAK_OF_ONE_DECODE = """
+import io, sys
+import numpy as np
+from PIL import Image
+from starrec.data.images import decode_bytes
+
+def high_water_mark():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    return int(status["VmHWM"].split()[0]) * 1024
+
+buffer = io.BytesIO()
+Image.fromarray(np.zeros((4000, 6000), np.uint16)).save(buffer, "PNG")  # 24 megapixels, 16-bit, ~46 KB
+data = buffer.getvalue()
+before = high_water_mark()
+assert decode_bytes(data, 24_000_000).shape == (4000, 6000, 3)
+print(len(data), high_water_mark() - before)
+"""
+
+
+def test_a_small_16_bit_png_of_24_megapixels_decodes_within_the_services_memory_bound():
+    """serve.Limits.decodes: each decode holds up to ~4 bytes x 3 x max_pixels (288 MB); it held ~660 MB."""
+    done = subprocess.run([sys.executable, "-c", PEAK_OF_ONE_DECODE], capture_output=True, text=True, check=True)
+    size, peak = map(int, done.stdout.split())
+    assert size < 100_000 and peak <= 4 * 3 * 24_000_000, peak
 
 
 def test_messy_folder_is_ingested_or_rejected_never_crashes(tmp_path):

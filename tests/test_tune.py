@@ -24,7 +24,7 @@ from starrec.evaluation.fold import FoldData, FoldSettings, train_folds
 from starrec.params import LearningCurveParams, ParamsError, load_params, parse_params, render_params_yaml
 from starrec.tune.learning_curve import diagnose, learning_curve, sample
 from starrec.tune.results import apply_best, search_lines
-from starrec.tune.search import TuneError, history, importances, nested_cv, open_study, report, run_trials
+from starrec.tune.search import SEARCH_LOCK, TuneError, history, importances, nested_cv, open_study, report, run_trials
 from starrec.tune.space import current_values, exp_run_command, grid, searched, suggest, with_values
 
 WORKER = [sys.executable, str(ROOT / "tests" / "tune_worker.py")]
@@ -499,8 +499,20 @@ def test_a_second_search_on_the_same_journal_is_refused(tiny_params, tiny_arrays
 
     settings, data = settings_of(tiny_params), tiny_data(tiny_arrays)
     study = open_study(settings, tiny_params.tune, data.data_id, tmp_path)
-    with open(tmp_path / "study.journal.lock", "w") as running:  # the first search holds it
+    with open(tmp_path / SEARCH_LOCK, "w") as running:  # the first search holds it
         fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(TuneError, match=r"study.journal: another search is running on it; wait for it, or share"):
             run_trials(study, data, settings, tiny_params.tune, tmp_path)
     assert study.trials[0].state == TrialState.WAITING  # it trained nothing
+
+
+def test_a_search_never_waits_on_its_own_journal_lock(tiny_params, tiny_arrays, tmp_path, monkeypatch):
+    """Optuna locks the journal's writes with ``<journal>.lock``: a lock of ours by that name made every write
+    wait for Optuna's 30 s grace period (30 s of a 37 s three-trial search)."""
+
+    def no_waiting(seconds):
+        raise AssertionError(f"the search waited {seconds} s for the journal's lock")
+
+    monkeypatch.setattr("optuna.storages.journal._file.time.sleep", no_waiting)
+    study = search(tmp_path, tiny_params, tiny_arrays, trials=2, pruner="none")
+    assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2

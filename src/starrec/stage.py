@@ -5,6 +5,7 @@ that no temporary output is left."""
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -30,6 +31,24 @@ def run_stage(main: Callable[[], None]) -> None:
         if error.errno not in LOCAL_IO_ERRORS:
             raise
         _fail(describe(error))
+    except Exception as error:
+        local = native_io_error(error)
+        if local is None:
+            raise
+        _fail(describe(local))
+
+
+def native_io_error(error: Exception) -> OSError | None:
+    """The local I/O error inside TensorFlow's ``OpError`` (its C++ file writers, e.g. a SavedModel's
+    variables on a full disk: ``"... <path>; No space left on device [Op:SaveV2]"``), else None."""
+    if not any(kind.__name__ == "OpError" for kind in type(error).__mro__):
+        return None
+    message = str(error)
+    for number in LOCAL_IO_ERRORS:
+        before, found, _ = message.partition(f"; {os.strerror(number)}")
+        if found:
+            return OSError(number, os.strerror(number), before.split()[-1] if before.split() else None)
+    return None
 
 
 def describe(error: OSError) -> str:

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import io
 import json
+import os
 from dataclasses import dataclass
 
 import dvc.api
@@ -23,6 +24,8 @@ from starrec.evaluation.predictions import read_predictions
 from starrec.params import Params
 
 WORKSPACE = "workspace"
+LOCK_FILES = ("dvc.lock", "tune/dvc.lock")
+"""The lock files of the two pipelines (dvc.yaml, tune/dvc.yaml): what each revision's stages wrote."""
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,15 @@ class Run:
     predictions: pd.DataFrame
 
 
-@functools.cache
 def revision(name: str) -> str | None:
-    """The commit of an experiment name or git revision (None: ``workspace``), resolved once."""
-    if name == WORKSPACE:
-        return None
+    """The commit of an experiment name or git revision (None: ``workspace``), resolved once per repository."""
+    return None if name == WORKSPACE else _commit(os.getcwd(), name)
+
+
+@functools.cache
+def _commit(repository: str, name: str) -> str:
     try:
-        return resolve_rev(SCM("."), name)
+        return resolve_rev(SCM(repository), name)
     except DvcException as error:
         raise StarrecError(f"{name}: no such experiment or git revision ({error})") from None
 
@@ -52,12 +57,26 @@ def read_text(name: str, path: str) -> str:
     rev = revision(name)
     try:
         return dvc.api.read(path, repo=".", rev=rev, encoding="utf-8")
-    except (FileNotFoundError, DvcException):
+    except (FileNotFoundError, DvcException, DataIndexError):
+        if _is_output(name, path):  # DVC says "does not exist" when only the cache lacks the file
+            raise MissingInput(
+                f"{path}: a DVC output of {name} whose copy is not here; `dvc pull` it (or `dvc exp pull`) first"
+            ) from None
         raise MissingInput(f"{path}: not in {name}; run `dvc repro` (or `dvc exp run`) for it first") from None
-    except DataIndexError:  # a DVC output of that revision whose files are not in the cache
-        raise MissingInput(
-            f"{path}: {name}'s copy is not in the DVC cache; `dvc pull` it (or `dvc exp pull`) first"
-        ) from None
+
+
+def _is_output(name: str, path: str) -> bool:
+    """Whether a dvc.lock of revision ``name`` lists ``path``, or a folder holding it, among its outputs
+    (both pipelines run in the repository root, so their paths are the repository's)."""
+    for lock in LOCK_FILES:
+        try:
+            stages = yaml.safe_load(dvc.api.read(lock, repo=".", rev=revision(name), encoding="utf-8"))["stages"]
+            outs = [out["path"] for stage in stages.values() for out in stage.get("outs", [])]
+        except (FileNotFoundError, DvcException, yaml.YAMLError, KeyError, TypeError, AttributeError):
+            continue
+        if any(path == out or path.startswith(f"{out}/") for out in outs if isinstance(out, str)):
+            return True
+    return False
 
 
 def read_params(name: str) -> dict:

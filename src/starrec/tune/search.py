@@ -44,7 +44,7 @@ from starrec.tune.space import RANGE_OF, current_values, grid, searched, suggest
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 FAILURE = "failure"  # the user attribute that says why a trial failed
 JOURNAL = "study.journal"
-JOURNAL_LOCK = "study.journal.lock"  # held by the one process that searches with the journal
+SEARCH_LOCK = "search.lock"  # held by the one process that searches with the journal (not Optuna's journal.lock)
 HEARTBEAT_S = 10  # a database worker's trial is alive while its heartbeat is younger than 6 of these
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 OPTIMISTIC = (
@@ -156,7 +156,7 @@ def _one_search_per_journal(backup_dir: Path) -> Iterator[None]:
     """An exclusive lock beside the journal for the whole search: a second process on the same file would
     sample the same trials (one seed) and change the result; it is refused, naming the way to share a study."""
     backup_dir.mkdir(parents=True, exist_ok=True)
-    with open(backup_dir / JOURNAL_LOCK, "w") as lock:
+    with open(backup_dir / SEARCH_LOCK, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
