@@ -55,7 +55,7 @@ def lean_venv(target: Path) -> Path:
     wheel proves that the lock holds every one). Returns its python."""
     source, wheels = target.with_name(target.name + "-source"), target.with_name(target.name + "-wheel")
     source.mkdir(parents=True)
-    for part in ("pyproject.toml", "README.md", "src"):
+    for part in ("pyproject.toml", "README.md", "LICENSE", "src"):
         (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, source / part)
     pip = [sys.executable, "-m", "pip", "--quiet"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, source], check=True)

@@ -72,7 +72,7 @@ def test_a_revisions_output_missing_from_the_cache_says_dvc_pull(tmp_path, monke
     run(tmp_path, "git", "commit", "-qm", "a run")
     shutil.rmtree(tmp_path / ".dvc" / "cache")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(MissingInput, match=r"^kfold.json: a DVC output of HEAD whose copy is not here; `dvc pull`"):
+    with pytest.raises(MissingInput, match=r"^kfold.json: HEAD's copy is not in the DVC cache; `dvc pull`"):
         read_text("HEAD", "kfold.json")
     with pytest.raises(MissingInput, match=r"^other.json: not in HEAD; run `dvc repro`"):
         read_text("HEAD", "other.json")

@@ -221,3 +221,41 @@ def test_an_export_on_a_full_disk_is_one_line_and_keeps_the_previous_export(expo
     assert re.fullmatch(r"error: \S*/trained/\.export\.\w+\.tmp/\S+: File too large\n", done.stderr), done.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (folder / "export").iterdir()} == before
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+PLAIN_KERAS_LOAD = """
+import sys
+import keras
+import numpy as np
+model = keras.saving.load_model(sys.argv[1])
+assert not any(name.startswith("starrec") for name in sys.modules), "starrec was imported"
+np.save(sys.argv[2], np.asarray(model(np.load(sys.argv[3]).astype("float32"))))
+"""
+
+
+def test_plain_keras_opens_the_model_file_and_gives_the_same_answers(exported, tmp_path):
+    """`keras.saving.load_model('models/model.keras')` with only Keras imported: no class of ours inside."""
+    model, images, folder = exported
+    np.save(tmp_path / "images.npy", images)
+    command = [sys.executable, "-c", PLAIN_KERAS_LOAD, str(folder / "model.keras"), str(tmp_path / "p.npy")]
+    done = subprocess.run([*command, str(tmp_path / "images.npy")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), np.asarray(model(images.astype(np.float32))), atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras saving MomentumSGD's config: np.array(copy=False)
+def test_a_model_file_of_an_earlier_version_still_loads(tmp_path, tiny_arrays):
+    """Files saved before the grayscale step was a Keras layer hold starrec's Grayscale and MomentumSGD."""
+    import keras
+
+    from starrec.train.model_file import load_model
+    from starrec.train.optim import MomentumSGD
+    from starrec.train.preprocess import Grayscale
+
+    images, _ = tiny_arrays
+    inputs = keras.Input((16, 16, 3))
+    old = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(Grayscale(name="grayscale")(inputs))))
+    old.compile(optimizer=MomentumSGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
+    old.save(tmp_path / "old.keras")
+    loaded = load_model(tmp_path / "old.keras")
+    np.testing.assert_allclose(np.asarray(loaded(images.astype("float32"))), np.asarray(old(images.astype("float32"))))

@@ -4,13 +4,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from starrec.train.preprocess import Grayscale, NormalizationStats, normalization_stats, preprocessing_layers
+from starrec.train.preprocess import (
+    Grayscale,
+    NormalizationStats,
+    grayscale_layer,
+    normalization_stats,
+    preprocessing_layers,
+)
 
 
-def test_grayscale_matches_tensorflow(tiny_arrays):
+@pytest.mark.parametrize("layer", [grayscale_layer, Grayscale], ids=["conv", "older_files"])
+def test_grayscale_matches_tensorflow(tiny_arrays, layer):
     images = tiny_arrays[0].astype(np.float32)
     np.testing.assert_allclose(
-        Grayscale()(images).numpy(), tf.image.rgb_to_grayscale(images).numpy(), rtol=1e-3, atol=0.05
+        np.asarray(layer()(images)), tf.image.rgb_to_grayscale(images).numpy(), rtol=1e-3, atol=0.05
     )
 
 

@@ -11,7 +11,6 @@ import yaml
 
 from conftest import ENV
 from starrec.cli import main
-from starrec.evaluation.runs import revision
 from starrec.params import render_params_yaml
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
@@ -69,9 +68,7 @@ def project(tmp_path, monkeypatch):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     write_results(repo, CLASSES)
     monkeypatch.chdir(repo)
-    revision.cache_clear()
-    yield repo
-    revision.cache_clear()
+    return repo
 
 
 def test_report_escapes_every_name_and_diffs_params_with_defaults(project, capsys):

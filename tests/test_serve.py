@@ -3,6 +3,7 @@ headless browser on its page (issue #11, items 2-4)."""
 
 import base64
 import contextlib
+import hashlib
 import io
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from importlib.resources import files
 
 import httpx
@@ -71,6 +73,9 @@ def test_health_and_an_upload_get_the_models_own_answer(trained, service):
     health = httpx.get(f"{service}/health").json()
     assert health["status"] == "ok" and health["classes"] == CLASSES and health["image_size"] == 16
     assert health["saliency_unavailable"] is None
+    model = trained[0] / "model.keras"
+    assert health["model"] == "model.keras" and str(model.parent) not in httpx.get(service).text  # no server paths
+    assert health["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     response = upload(service, "photo-20.png", photos[20].read_bytes())
     assert response.status_code == 200
     (face,) = response.json()["faces"]
@@ -97,9 +102,13 @@ def test_every_bad_upload_is_a_4xx_with_its_reason(tmp_path, service):
         f"{service}/predict", content=iter([b"--x\r\n"]), headers={"content-type": "multipart/form-data; boundary=x"}
     )
     cases["Content-Length"] = (chunked, 411)
+    cases["Not Found"] = (httpx.get(f"{service}/nowhere"), 404)
     for reason, (response, status) in cases.items():
         assert response.status_code == status, (reason, response.text)
-        assert reason in response.json()["detail"]
+        assert response.headers["content-type"] == "application/problem+json"  # RFC 9457
+        problem = response.json()
+        assert reason in problem["detail"] and problem["status"] == status
+        assert problem["title"] == HTTPStatus(status).phrase and problem["type"] == "about:blank"
     assert httpx.get(f"{service}/health").status_code == 200
 
 
@@ -174,18 +183,34 @@ def test_an_export_serves_the_same_answers_without_saliency_or_tensorflow(traine
 
 def test_the_openapi_schema_types_answers_and_documents_every_refusal(service):
     schema = httpx.get(f"{service}/openapi.json").json()
+    assert schema["info"]["version"] == starrec.__version__ and "photo" in schema["info"]["description"]
+    operations = [operation for path in schema["paths"].values() for operation in path.values()]
+    assert sorted(operation["operationId"] for operation in operations) == ["health", "page", "predict"]
     predict = schema["paths"]["/predict"]["post"]
     upload_schema = predict["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert upload_schema["required"] == ["photo"] and upload_schema["properties"]["photo"]["format"] == "binary"
     responses = predict["responses"]
     assert responses["200"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Prediction"
     assert sorted(responses) == ["200", "400", "408", "411", "413", "422", "503"]
+    for status in ("400", "408", "411", "413", "422"):
+        assert list(responses[status]["content"]) == ["application/problem+json"], status
+    assert list(responses["503"]["content"]) == ["text/plain"]  # uvicorn's and the per-client limit's answer
     schemas = schema["components"]["schemas"]
-    assert schemas["Problem"]["required"] == ["detail"]
+    assert schemas["Problem"]["required"] == ["type", "title", "status", "detail"]
     assert set(schemas["ClassProbability"]["properties"]) == {"class", "probability"}
     health = schema["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert health["$ref"] == "#/components/schemas/Health"
-    assert set(schemas["Health"]["required"]) == {"status", "model", "classes", "image_size", "saliency_unavailable"}
+    assert set(schemas["Health"]["required"]) == {
+        "status", "model", "sha256", "classes", "image_size", "saliency_unavailable"
+    }  # fmt: skip
+
+
+WHEEL_METADATA = """
+from importlib.metadata import distribution
+starrec = distribution("starrec")
+print(starrec.read_text("METADATA").split("\\n\\n")[0])
+print("\\n".join(file.name for file in starrec.files if file.name == "py.typed"))
+"""
 
 
 def test_the_wheel_with_the_serve_extra_serves_onnx_from_an_empty_venv(trained, tmp_path):
@@ -198,6 +223,11 @@ def test_the_wheel_with_the_serve_extra_serves_onnx_from_an_empty_venv(trained, 
     assert "starrec==" in installed and not any(f"\n{name}==" in f"\n{installed}" for name in TRAINING_STACK)
     version = subprocess.run([python.parent / "starrec", "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"starrec {starrec.__version__}"
+    metadata = subprocess.run(
+        [python, "-c", WHEEL_METADATA], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert {"License-Expression: MIT", "License-File: LICENSE", "Classifier: Typing :: Typed"} <= set(metadata)
+    assert "Author: the starrec maintainers" in metadata and "py.typed" in metadata  # typed for mypy users
     for command in (
         ["serve", "--model", str(folder / "model.keras")],
         ["predict", "--model", str(folder / "model.keras"), str(photos[0])],

@@ -24,6 +24,7 @@ from starrec.evaluation.predictions import read_predictions
 from starrec.params import Params
 
 WORKSPACE = "workspace"
+PULL = "`dvc pull` it (or `dvc exp pull`) first"
 LOCK_FILES = ("dvc.lock", "tune/dvc.lock")
 """The lock files of the two pipelines (dvc.yaml, tune/dvc.yaml): what each revision's stages wrote."""
 
@@ -57,11 +58,11 @@ def read_text(name: str, path: str) -> str:
     rev = revision(name)
     try:
         return dvc.api.read(path, repo=".", rev=rev, encoding="utf-8")
-    except (FileNotFoundError, DvcException, DataIndexError):
-        if _is_output(name, path):  # DVC says "does not exist" when only the cache lacks the file
-            raise MissingInput(
-                f"{path}: a DVC output of {name} whose copy is not here; `dvc pull` it (or `dvc exp pull`) first"
-            ) from None
+    except DataIndexError:  # a DVC output of that revision whose files are not in the cache
+        raise MissingInput(f"{path}: {name}'s copy is not in the DVC cache; {PULL}") from None
+    except (FileNotFoundError, DvcException):
+        if _is_output(name, path):  # DVC says "does not exist" where only the cache lacks a stage's output
+            raise MissingInput(f"{path}: {name}'s copy is not in the DVC cache; {PULL}") from None
         raise MissingInput(f"{path}: not in {name}; run `dvc repro` (or `dvc exp run`) for it first") from None
 
 

@@ -2,7 +2,8 @@
 
     GET  /         the page (starrec/ship/web/index.html): choose or drop a photo, see the top-k
                    classes as bars and the saliency map over the face; plain HTML/JS, offline
-    GET  /health   {"status": "ok", "model", "classes", "image_size", "saliency_unavailable"}
+    GET  /health   {"status": "ok", "model" (its file name), "sha256", "classes", "image_size",
+                    "saliency_unavailable"}
     POST /predict  a multipart upload in the field ``photo`` ->
                    {"photo", "faces": [{"predictions": [{"class", "probability"}, ...top-k],
                                         "image": PNG data URI of the crop the model saw,
@@ -13,11 +14,14 @@ A photo takes the training path (:func:`starrec.data.images.decode_bytes`, then
 the rest. The model loads once, when the app is made. /openapi.json types every answer
 (:class:`Prediction`, :class:`Health`, :class:`Problem`) and documents each refusal (:data:`PROBLEMS`).
 
-Every bad upload is a 4xx with the reason in ``detail``: no length (411), a body larger than the
+Every bad upload is a 4xx, an RFC 9457 problem (``application/problem+json``: type, title, status and the
+reason in ``detail``): no length (411), a body larger than the
 limit, counted as it arrives (413), a body that stalls (408), no ``photo`` field or an empty file
-(400), not an image, more pixels than the budget or no face (422); a Host header not allowed gets 400,
-connections beyond the limit 503, headers that do not arrive in time a closed connection
-(:class:`Limits`; docs/shipping.md: Security).
+(400), not an image, more pixels than the budget or no face (422). Two answers come from beneath the app
+as plain text, and the schema says so: a Host header not allowed (400, Starlette's TrustedHostMiddleware) and
+connections beyond the limits (503, uvicorn's and :class:`HeaderDeadlineProtocol`'s); headers that do not
+arrive in time get a closed connection (:class:`Limits`; docs/shipping.md: Security). No answer names a
+path on the server: the model is its file name and sha256.
 
 The saliency map needs gradients, so only a ``.keras`` model gives one; the exports
 (:mod:`starrec.ship.classifiers`) give null, and /health says why. Served from an export, nothing here
@@ -32,24 +36,28 @@ import io
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from starrec import __version__
 from starrec.data.images import RejectedImage, decode_bytes
 from starrec.data.photos import model_inputs
-from starrec.ship.classifiers import Classifier, load_classifier
+from starrec.ship.classifiers import Classifier, export_digest, load_classifier
 from starrec.ship.predict import top_classes
 
 
@@ -72,28 +80,63 @@ class Prediction(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
-    model: str = Field(description="the model file served")
+    model: str = Field(description="the model file served, its name only")
+    sha256: str = Field(description="the model's sha256 (of the file; of a SavedModel folder's files)")
     classes: list[str]
     image_size: int = Field(description="the model's input side in pixels")
     saliency_unavailable: str | None = Field(description="why answers carry no saliency map; null when they do")
 
 
 class Problem(BaseModel):
+    """RFC 9457 problem details, sent as ``application/problem+json``."""
+
+    type: str = Field(description="about:blank: the status says it all")
+    title: str = Field(description="the status's phrase")
+    status: int
     detail: str = Field(description="why the request was refused, in one line")
 
 
+PROBLEM_TYPE = "application/problem+json"
+REFUSALS = {
+    400: "no 'photo' field or an empty file; a Host header not allowed (plain text, from Starlette)",
+    408: "the request body stalled for longer than --body-timeout, or took longer than --body-deadline",
+    411: "no Content-Length",
+    413: "a body larger than --max-upload-mb, counted as it arrives",
+    422: "not an image, more pixels than --max-megapixels, or no face found (a face model)",
+}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": description}
-    for status, description in {
-        400: "no 'photo' field, an empty file, or a Host header not allowed",
-        408: "the request body stalled for longer than --body-timeout",
-        411: "no Content-Length",
-        413: "a body larger than --max-upload-mb, counted as it arrives",
-        422: "not an image, more pixels than --max-megapixels, or no face found (a face model)",
-        503: "more connections than --limit-concurrency (plain text, from uvicorn)",
-    }.items()
+    **{status: {"model": Problem, "description": description} for status, description in REFUSALS.items()},
+    503: {"description": "more connections than --limit-concurrency or --per-client", "content": {"text/plain": {}}},
 }
 """The documented refusals of POST /predict (the OpenAPI schema at /openapi.json)."""
+DESCRIPTION = (
+    "Recognise the people a starrec model was trained on: POST a photo as the multipart field `photo` to "
+    "/predict for each face's most probable classes; GET / is a page to try it. Refusals are RFC 9457 problems."
+)
+
+
+def problem(request: Request, error: Exception) -> Response:
+    """An HTTPException (ours, Starlette's 404 and 405) as RFC 9457 problem details."""
+    if not isinstance(error, StarletteHTTPException):  # the handler is registered for these only
+        raise error
+    status = error.status_code
+    body = Problem(type="about:blank", title=HTTPStatus(status).phrase, status=status, detail=str(error.detail))
+    return JSONResponse(body.model_dump(), status, headers=error.headers, media_type=PROBLEM_TYPE)
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema with the problems' media type: it files every response model under application/json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.startswith("4") and "application/json" in response.get("content", {}):
+                        response["content"] = {PROBLEM_TYPE: response["content"]["application/json"]}
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 UPLOAD = {
     "required": True,
     "content": {
@@ -291,28 +334,38 @@ def create_app(
         from starrec.evaluation.visualize import saliency_function
 
         explain, no_saliency = saliency_function(classifier.keras_model), None
-    app = FastAPI(title="starrec", docs_url=None, redoc_url=None)  # the docs pages load scripts from a CDN
+    sha256 = export_digest(classifier.path)
+    app = FastAPI(title="starrec", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]  # docs pages: scripts from a CDN
+    app.add_exception_handler(StarletteHTTPException, problem)
     body_limits = {"timeout_s": limits.body_timeout_s, "deadline_s": limits.body_deadline_s}
     app.add_middleware(BodyLimit, limit=limits.max_upload_bytes + MULTIPART_OVERHEAD, **body_limits)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     page = files("starrec.ship").joinpath("web/index.html").read_text(encoding="utf-8")
     decoding = asyncio.Semaphore(limits.decodes)
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, operation_id="page")
     def index() -> str:
         return page
 
-    @app.get("/health", response_model=Health)
+    @app.get("/health", response_model=Health, operation_id="health")
     def health() -> dict:
         return {
             "status": "ok",
-            "model": str(classifier.path),
+            "model": classifier.path.name,
+            "sha256": sha256,
             "classes": classifier.info.classes,
             "image_size": classifier.image_size,
             "saliency_unavailable": no_saliency,
         }
 
-    @app.post("/predict", response_model=Prediction, responses=PROBLEMS, openapi_extra={"requestBody": UPLOAD})
+    @app.post(
+        "/predict",
+        response_model=Prediction,
+        responses=PROBLEMS,
+        openapi_extra={"requestBody": UPLOAD},
+        operation_id="predict",
+    )
     async def predict(request: Request) -> Any:
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():

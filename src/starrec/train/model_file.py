@@ -12,7 +12,7 @@ import keras
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput
 from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_model_info
-from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale for loading)
+from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale: older model files)
 
 REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
 
@@ -26,8 +26,16 @@ def save_model(model: keras.Model, info: ModelInfo, path: Path) -> None:
     names can never disagree. The same weights give the same bytes (:func:`_reproducible`), so DVC sees
     an unchanged model and does not rerun the stages after it."""
     with atomic_path(path) as temporary:
-        model.save(temporary)
+        _layers_and_weights(model).save(temporary)
         _reproducible(temporary, info)
+
+
+def _layers_and_weights(model: keras.Model) -> keras.Model:
+    """``model`` not compiled: no optimizer (a backup keeps its own to resume), so the file names no class of
+    ours and plain ``keras.saving.load_model`` opens it."""
+    copy = type(model).from_config(model.get_config())  # clone_model would compile it again
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _reproducible(path: Path, info: ModelInfo) -> None:

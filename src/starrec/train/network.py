@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from starrec.params import ModelParams
-from starrec.train.preprocess import NormalizationStats, preprocessing_layers
+from starrec.train.preprocess import GRAYSCALE, NormalizationStats, preprocessing_layers
 
 
 def build_model(
@@ -40,5 +40,5 @@ def build_model(
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
-    """Names of the model's convolution layers, input to output."""
-    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    """Names of the network's convolution layers, input to output (not the fixed grayscale step)."""
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.name != GRAYSCALE]

@@ -25,9 +25,21 @@ MIN_VARIANCE = 1e-6
 """A constant channel would divide by zero."""
 
 
+GRAYSCALE = "grayscale"
+"""The name of the model's grayscale layer: a fixed 1x1 convolution, not one of the network's."""
+
+
+def grayscale_layer() -> keras.layers.Conv2D:
+    """RGB -> one luma channel, Y = 0.2989 R + 0.5870 G + 0.1140 B, as a frozen 1x1 ``Conv2D``: a built-in
+    layer, so that plain ``keras.saving.load_model`` opens the model file without starrec."""
+    luma = keras.initializers.Constant(np.asarray(LUMA).reshape(1, 1, 3, 1).tolist())
+    return keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer=luma, trainable=False, name=GRAYSCALE)
+
+
 @keras.saving.register_keras_serializable(package="starrec")
 class Grayscale(keras.layers.Layer):
-    """RGB -> one luma channel: Y = 0.2989 R + 0.5870 G + 0.1140 B."""
+    """RGB -> one luma channel: Y = 0.2989 R + 0.5870 G + 0.1140 B. Kept for model files of starrec 0.2 and
+    earlier (:func:`grayscale_layer` replaces it)."""
 
     def call(self, inputs):
         return ops.sum(ops.multiply(inputs, ops.convert_to_tensor(LUMA, inputs.dtype)), axis=-1, keepdims=True)
@@ -77,6 +89,6 @@ def normalization_stats(batches: Iterable[np.ndarray], grayscale: bool) -> Norma
 
 def preprocessing_layers(stats: NormalizationStats) -> list[keras.layers.Layer]:
     """The layers that turn raw RGB pixels into the network's normalised input."""
-    layers = [Grayscale(name="grayscale")] if stats.grayscale else []
+    layers = [grayscale_layer()] if stats.grayscale else []
     layers.append(keras.layers.Normalization(mean=list(stats.mean), variance=list(stats.variance), name="normalize"))
     return layers
