@@ -1,31 +1,41 @@
 """Stage evaluate: the trained model on the test split -> metrics/test.json, metrics/per_class.json,
-predictions and plot data."""
+metrics/calibration.json, predictions and plot data."""
 
 from starrec import paths
 from starrec.atomic import write_csv, write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import read_labels_and_ids, read_records
-from starrec.evaluation.evaluate import evaluate
-from starrec.evaluation.inference import labels_and_probabilities
+from starrec.evaluation.calibration import NOISE_IMAGES, noise_images
+from starrec.evaluation.evaluate import Calibration, evaluate
 from starrec.params import load_params
 from starrec.stage import run_stage
-from starrec.train.model_file import load_model
+from starrec.train.calibrate import temperature_of
+from starrec.train.inference import labels_and_probabilities
+from starrec.train.model_file import load_model, load_model_info
+from starrec.train.network import logits_model
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
-    test = paths.TEST_SPLIT
-    labels, probabilities = labels_and_probabilities(load_model(paths.MODEL), read_records(test, params.image.size))
-    ids, classes = read_labels_and_ids(test)[1], load_classes(paths.INTERIM)
-    result = evaluate(labels, probabilities, ids, classes, params.evaluate.bootstrap_resamples, params.seed)
+    test, model = read_records(paths.TEST_SPLIT, params.image.size), load_model(paths.MODEL)
+    labels, probabilities = labels_and_probabilities(model, test)
+    logits = labels_and_probabilities(logits_model(model), test)[1]
+    noise = model(noise_images(NOISE_IMAGES, params.image.size, params.seed), training=False).numpy()
+    threshold = load_model_info(paths.MODEL, model).min_confidence
+    calibration = Calibration(logits, temperature_of(model), params.calibration.bins, threshold, noise)
+    ids, classes = read_labels_and_ids(paths.TEST_SPLIT)[1], load_classes(paths.INTERIM)
+    resamples = params.evaluate.bootstrap_resamples
+    result = evaluate(labels, probabilities, ids, classes, resamples, params.seed, calibration)
     write_json(paths.TEST, result.report)
     write_json(paths.PER_CLASS, result.per_class)
+    write_json(paths.CALIBRATION, result.calibration)
     write_csv(paths.PREDICTIONS, result.predictions)
     for name, rows in result.plots.items():
         write_json(paths.PLOTS / f"{name}.json", rows)
-    report = result.report
+    report, temperature = result.report, calibration.temperature
     print(
-        f"evaluate: test accuracy {report['accuracy']:.4f}, macro F1 {report['f1_macro']:.4f} on {len(labels)} images"
+        f"evaluate: test accuracy {report['accuracy']:.4f}, macro F1 {report['f1_macro']:.4f} on {len(labels)} images;"
+        f" calibration error {report['ece_uncalibrated']:.4f} at T = 1, {report['ece']:.4f} at T = {temperature:.3f}"
     )
 
 

@@ -1,4 +1,5 @@
-"""Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch)."""
+"""Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch), then
+its temperature and the least confidence it answers with on the validation split (calibration)."""
 
 from starrec import paths
 from starrec.atomic import write_json
@@ -8,6 +9,7 @@ from starrec.hardware import training_machine
 from starrec.model_info import ModelInfo
 from starrec.params import load_params
 from starrec.stage import run_stage
+from starrec.train.calibrate import calibrate
 from starrec.train.distribute import is_chief, make_strategy
 from starrec.train.model_file import save_model
 from starrec.train.preprocess import NormalizationStats
@@ -24,19 +26,15 @@ def main() -> None:
     callbacks = [LiveMetrics(paths.TRAIN_LIVE, paths.TRAIN_LIVE_PARTIAL)] if chief else []
     if chief and params.train.tensorboard:
         callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
-    data = TrainingData(
-        examples,
-        count_records(train),
-        len(classes),
-        NormalizationStats.load(paths.NORMALIZATION),
-        val_examples=read_records(val, params.image.size),
-        data_id=content_hash(train, val),
-    )
+    stats, val_examples = NormalizationStats.load(paths.NORMALIZATION), read_records(val, params.image.size)
+    data = TrainingData(examples, count_records(train), len(classes), stats, val_examples, content_hash(train, val))
     backup_dir = paths.BACKUPS / "train" if chief else None
     run = RunOptions(callbacks=callbacks, backup_dir=backup_dir, strategy=strategy)
     model, history = fit(data, params.model, params.train, params.seed, run)
     if chief:
-        save_model(model, ModelInfo(classes, params.faces), paths.MODEL)
+        calibrated = calibrate(model, val_examples, params.calibration)
+        print(calibrated.summary())
+        save_model(calibrated.model, ModelInfo(classes, params.faces, calibrated.min_confidence), paths.MODEL)
         write_json(paths.TRAIN_MACHINE, training_machine(params.train.precision))
     print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")
 

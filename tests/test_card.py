@@ -91,7 +91,9 @@ def test_a_class_never_predicted_is_the_weakest_and_its_undefined_scores_are_nam
 def test_the_precision_is_read_from_the_model_file(tmp_path, policy):
     inputs = keras.Input((4,))
     outputs = keras.layers.Softmax(dtype="float32")(keras.layers.Dense(2, dtype=policy)(inputs))
-    save_model(keras.Model(inputs, outputs), ModelInfo(["a", "b"], FacesParams(), "9.9"), tmp_path / "model.keras")
+    save_model(
+        keras.Model(inputs, outputs), ModelInfo(["a", "b"], FacesParams(), version="9.9"), tmp_path / "model.keras"
+    )
     assert model_facts(tmp_path / "model.keras") == (policy, "9.9")
 
 
@@ -99,3 +101,26 @@ def test_a_missing_metrics_file_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MissingInput, match=r"^metrics/test.json: missing; run `dvc repro` first$"):
         read_run(paths.MODEL)
+
+
+def test_the_card_gives_the_temperature_and_the_calibration_error_with_its_interval():
+    calibration = {
+        "temperature": 1.5,
+        "bins": 15,
+        "ece": {"value": 0.031, "ci95": {"low": 0.02, "high": 0.09}},
+        "ece_uncalibrated": {"value": 0.12, "ci95": {"low": 0.08, "high": 0.18}},
+        "selective": {
+            "min_confidence": 0.8,
+            "coverage": {"value": 0.9, "ci95": {"low": 0.8, "high": 0.95}},
+            "risk": {"value": 0.02, "ci95": {"low": 0.01, "high": 0.07}},
+        },
+        "noise": {"images": 200, "refused": 0.935},
+    }
+    params = Params()
+    run = dataclasses.replace(run_metrics(), calibration=calibration)
+    card = model_card(run, params.data, params.faces, 32, params.augment, params.model, params.train)
+    assert "softmax(logits / T) with T = 1.500" in card
+    assert "0.0310 [0.0200, 0.0900] as served, 0.1200 [0.0800, 0.1800] at T = 1" in card
+    assert "answered 90.0 % [80.0, 95.0 %] of the photos, with an error of 2.0 % [1.0, 7.0 %]" in card
+    assert "It refused 93.5 % of 200 images of random noise." in card
+    assert "T = " not in card_of(params)  # a run from before calibration: no line

@@ -168,6 +168,8 @@ def test_a_quantised_litert_model_is_written_registered_and_measured(tmp_path, t
         ({"image_size": 0}, "image_size: 0; allowed: an integer from 8 to 512"),
         ({"image_size": "32"}, "image_size"),
         ({"classes": []}, "classes: not a list of class names"),
+        ({"min_confidence": 1.5}, "min_confidence: 1.5; allowed: a number from 0 to 1"),
+        ({"min_confidence": "high"}, "min_confidence: 'high'"),
         ({"sha256": {"model.onnx": "../etc"}}, "sha256 is not a mapping of export names to 64 hexadecimal digits"),
     ],
 )

@@ -198,6 +198,7 @@ def test_metrics_and_plots_show(repo, browser):
     shown = run(repo, "dvc", "metrics", "show")
     assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
     assert "eigenfaces.accuracy" in shown and "logistic_regression.ci95.f1_macro.low" in shown
+    assert "ece_uncalibrated" in shown and " ece " in f" {shown} "  # calibration error before and after T
     assert "failed to load" not in shown and "per_class" not in shown  # the headline only
     header = next(line for line in shown.splitlines() if line.startswith("Path"))
     assert len(header.split()) <= 40, header
@@ -221,6 +222,8 @@ def test_metrics_and_plots_show(repo, browser):
         "Loss (train and validation)",
         "Confusion matrix (test)",
         "ROC one-vs-rest (test)",
+        "Reliability diagram (test; the diagonal is perfect calibration)",
+        "Risk-coverage (test; answer only the surest fraction)",
         "K-fold accuracy per fold",
         "activations_conv_1.png",
         "saliency.png",

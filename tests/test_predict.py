@@ -43,6 +43,22 @@ def test_predict_top1_json_and_a_bad_photo(tmp_path, trained, capsys):
     assert out.splitlines()[1].split()[0] == "blue" and "%" in out
 
 
+def test_under_the_models_min_confidence_the_answer_is_not_sure(tmp_path, trained, capsys):
+    model, images = trained
+    probabilities = np.asarray(model(images.astype(np.float32)))
+    least = int(probabilities.max(axis=1).argmin())  # the photo the model is least sure of
+    photo, top = save_image(tmp_path / "photo.png", images[least]), float(probabilities[least].max())
+    for threshold, sure in ((top, True), (top + (1 - top) / 2, False)):
+        save_model(model, ModelInfo(["red", "green", "blue"], FacesParams(), threshold), tmp_path / "model.keras")
+        assert main(["predict", str(photo), "--model", str(tmp_path / "model.keras"), "--json"]) == 0
+        (result,) = json.loads(capsys.readouterr().out)
+        assert result["sure"] is sure  # the candidates are given either way
+        assert result["predictions"][0]["class"] == ["red", "green", "blue"][probabilities[least].argmax()]
+        assert main(["predict", str(photo), "--model", str(tmp_path / "model.keras")]) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        assert first.endswith("not sure; the closest classes") is not sure
+
+
 def test_the_face_crop_of_training_comes_with_the_model_not_params_yaml(tmp_path, trained, capsys, monkeypatch):
     model, _ = trained
     monkeypatch.chdir(tmp_path)  # no params.yaml here

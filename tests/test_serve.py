@@ -79,6 +79,7 @@ def test_health_and_an_upload_get_the_models_own_answer(trained, service):
     response = upload(service, "photo-20.png", photos[20].read_bytes())
     assert response.status_code == 200
     (face,) = response.json()["faces"]
+    assert face["sure"] is True  # the model's min_confidence is 0 here (tests/test_predict.py: not sure)
     assert [p["class"] for p in face["predictions"]] == [CLASSES[i] for i in np.argsort(expected[20])[::-1]]
     assert [p["probability"] for p in face["predictions"]] == pytest.approx(sorted(expected[20])[::-1], abs=1e-5)
     for key in ("image", "saliency"):

@@ -14,9 +14,9 @@ import starrec
 from conftest import ROOT, from_arrays, replace
 from conftest import fit_arrays as train
 from starrec.data.datasets import resolve_batch_size
-from starrec.evaluation.inference import labels_and_probabilities
 from starrec.model_info import parse_model_info
 from starrec.params import MomentumSchedule
+from starrec.train.inference import labels_and_probabilities
 from starrec.train.model_file import load_model, load_model_info
 from starrec.train.network import build_model
 from starrec.train.preprocess import NormalizationStats

@@ -30,12 +30,15 @@ class ModelFileError(StarrecError, ValueError):
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a photo needs besides the network: the class names (output order) and the face
-    crop used in training (size, grayscale and normalisation are the model's own layers); and the
-    starrec version that made the model ("unknown" for a model from before versions were recorded)."""
+    """What a photo needs besides the network: the class names (output order), the face crop used in
+    training (size, grayscale and normalisation are the model's own layers) and the least top probability it
+    answers with; and the starrec version that made the model ("unknown" for a model from before versions
+    were recorded)."""
 
     classes: list[str]
     faces: FacesParams
+    min_confidence: float = 0.0
+    """Under this top probability, predict and serve answer "not sure" (0: always sure; files before 0.3)."""
     version: str = __version__
 
     def to_json(self) -> str:
@@ -67,7 +70,10 @@ def parse_model_info(text: str | bytes) -> ModelInfo:
         faces = build(FacesParams, saved["faces"], "faces")
     except ParamsError as error:
         raise ValueError(str(error).removeprefix("params.yaml: ")) from None
-    return ModelInfo(classes=list(classes), faces=faces, version=str(saved.get("version", "unknown")))
+    threshold = saved.get("min_confidence", 0.0)
+    if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"min_confidence: {threshold!r}; allowed: a number from 0 to 1")
+    return ModelInfo(list(classes), faces, float(threshold), str(saved.get("version", "unknown")))
 
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -200,6 +200,27 @@ class KFoldParams:
 
 
 @dataclass(frozen=True)
+class CalibrationParams:
+    temperature: bool = param(
+        True, "fit one temperature T on the validation split (its NLL; Guo et al. 2017): softmax(logits / T)"
+    )
+    bins: int = param(15, "equal-width confidence bins of the expected calibration error (ECE)", low=1, high=1000)
+    target_error: float = param(
+        0.05, "the error allowed among answered photos: min_confidence auto meets it on validation", low=0.0, high=1.0
+    )
+    min_confidence: float | str = param(
+        "auto",
+        "under this top probability predict and serve answer 'not sure' (auto: the least that meets target_error)",
+        low=0.0,
+        high=1.0,
+    )
+
+    def validate(self, key):
+        if isinstance(self.min_confidence, str) and self.min_confidence != "auto":
+            fail(f"{key}.min_confidence", f"{self.min_confidence!r}; allowed: auto or a number from 0 to 1")
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     bootstrap_resamples: int = param(
         1000, "resamples of the test images for the macro scores' 95 % intervals", low=100, high=1_000_000
@@ -340,6 +361,9 @@ class Params:
     model: ModelParams = section(ModelParams, "the CNN")
     train: TrainParams = section(TrainParams, "SGD with momentum, as in the lecture")
     kfold: KFoldParams = section(KFoldParams, "stratified K-fold cross validation over train + val")
+    calibration: CalibrationParams = section(
+        CalibrationParams, "probabilities that mean what they say: 0.8 right 80 % of the time (docs/metrics.md)"
+    )
     evaluate: EvaluateParams = section(EvaluateParams, "the final test: scores with 95 % confidence intervals")
     baseline: BaselineParams = section(BaselineParams, "classic methods on the CNN's split and input (stage baseline)")
     export: ExportParams = section(ExportParams, "portable copies of the model (stage export)")

@@ -24,6 +24,7 @@ KFOLD = METRICS / "kfold.json"
 KFOLD_PARTS = Path("data/kfold")  # part-<p>.json: the folds of stage fold@<p>
 TEST = METRICS / "test.json"
 PER_CLASS = METRICS / "per_class.json"
+CALIBRATION = METRICS / "calibration.json"  # ECE and NLL as served and at T = 1, with intervals
 BASELINE = METRICS / "baseline.json"
 EXPORT_CHECK = METRICS / "export.json"
 PLOTS = METRICS / "plots"

@@ -7,8 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from starrec.evaluation.calibration import (
+    ece_interval,
+    expected_calibration_error,
+    probabilities_at,
+    reliability,
+    risk_coverage,
+    selective,
+)
 from starrec.evaluation.intervals import score_intervals
 from starrec.evaluation.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
+from starrec.train.calibrate import negative_log_likelihood
 
 PER_CLASS_BARS = ("precision", "recall", "f1")
 HEADLINE = ("accuracy", "f1_macro")
@@ -27,10 +36,30 @@ class Evaluation:
     per_class: dict[str, dict]
     predictions: pd.DataFrame
     plots: dict[str, list[dict]]
+    calibration: dict | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The test split's logits, the model's temperature T (its probabilities are softmax(logits / T)), the least
+    top probability it answers with, and its probabilities of noise images."""
+
+    logits: np.ndarray
+    temperature: float
+    bins: int
+    min_confidence: float = 0.0
+    noise: np.ndarray | None = None
+    """The model's probabilities of :data:`starrec.evaluation.calibration.NOISE_IMAGES` noise images."""
 
 
 def evaluate(
-    labels: np.ndarray, probabilities: np.ndarray, ids, classes: list[str], resamples: int, seed: int
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    ids,
+    classes: list[str],
+    resamples: int,
+    seed: int,
+    calibration: Calibration | None = None,
 ) -> Evaluation:
     """The headline (with ``ci95``: :mod:`starrec.evaluation.intervals`, ``resamples`` bootstrap resamples
     seeded by ``seed``), the per-class table, one prediction row per test image, and the data of each test plot.
@@ -40,6 +69,10 @@ def evaluate(
 
     Plots: ``confusion`` (actual, predicted per image), ``per_class`` (precision,
     recall, f1 bars of each class), ``roc`` and ``precision_recall`` (one-vs-rest).
+
+    With ``calibration``: ``ece`` (as served) and ``ece_uncalibrated`` (T = 1) in the headline,
+    :attr:`Evaluation.calibration` (metrics/calibration.json) and the plots ``reliability`` and
+    ``risk_coverage`` (:mod:`starrec.evaluation.calibration`).
     """
     predicted = probabilities.argmax(axis=1)
     scores = evaluation_report(labels, probabilities, classes)
@@ -50,6 +83,12 @@ def evaluate(
         **({"binary": scores["binary"]} if "binary" in scores else {}),
         "ci95": {key: intervals[key] for key in HEADLINE},
     }
+    measured = calibration_of(labels, probabilities, calibration, resamples, seed) if calibration else None
+    if measured:
+        report |= {
+            "ece": measured.report["ece"]["value"],
+            "ece_uncalibrated": measured.report["ece_uncalibrated"]["value"],
+        }
     table = scores["per_class"]  # a list, which `dvc metrics show/diff` cannot see: keyed by class instead
     per_class = {row["class"]: {key: value for key, value in row.items() if key != "class"} for row in table}
     per_class[MACRO_ROW] |= {
@@ -77,5 +116,50 @@ def evaluate(
         ],
         "roc": curves["roc"],
         "precision_recall": curves["precision_recall"],
+        **(measured.plots if measured else {}),
     }
-    return Evaluation(report, per_class, predictions, plots)
+    return Evaluation(report, per_class, predictions, plots, measured.report if measured else None)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    report: dict
+    plots: dict[str, list[dict]]
+
+
+def calibration_of(
+    labels: np.ndarray, probabilities: np.ndarray, calibration: Calibration, resamples: int, seed: int
+) -> _Measured:
+    """metrics/calibration.json and the two plots: ECE (and NLL) as served and at T = 1, with intervals; the
+    test split's coverage and error at the model's ``min_confidence``; the fraction of noise images refused."""
+    bins, temperature = calibration.bins, calibration.temperature
+    uncalibrated = probabilities_at(calibration.logits, 1.0)
+    served = f"as served (T = {temperature:.3f})"
+    report = {
+        "n_examples": len(labels),
+        "temperature": temperature,
+        "bins": bins,
+        **{
+            name: {
+                "value": expected_calibration_error(scores, labels, bins),
+                "ci95": ece_interval(scores, labels, bins, resamples, seed),
+            }
+            for name, scores in (("ece", probabilities), ("ece_uncalibrated", uncalibrated))
+        },
+        "nll": negative_log_likelihood(calibration.logits, labels, temperature),
+        "nll_uncalibrated": negative_log_likelihood(calibration.logits, labels),
+        "selective": selective(probabilities, labels, calibration.min_confidence),
+    }
+    if calibration.noise is not None:
+        refused = calibration.noise.max(axis=1) < calibration.min_confidence
+        report["noise"] = {"images": len(refused), "refused": float(refused.mean())}
+    diagonal = [{"confidence": edge, "accuracy": edge, "count": 0, "series": "perfect calibration"} for edge in (0, 1)]
+    plots = {
+        "reliability": [
+            *diagonal,
+            *({**row, "series": "uncalibrated (T = 1)"} for row in reliability(uncalibrated, labels, bins)),
+            *({**row, "series": served} for row in reliability(probabilities, labels, bins)),
+        ],
+        "risk_coverage": [{**row, "series": served} for row in risk_coverage(probabilities, labels)],
+    }
+    return _Measured(report, plots)

@@ -33,9 +33,9 @@ from starrec.data.augment import with_augmented_copies
 from starrec.data.manifest import group_by_id, load_classes
 from starrec.data.records import content_hash, read_labels_and_ids, read_records
 from starrec.errors import StarrecError
-from starrec.evaluation.inference import labels_and_probabilities
 from starrec.evaluation.kfold import score
 from starrec.params import AugmentParams, ModelParams, TrainParams
+from starrec.train.inference import labels_and_probabilities
 from starrec.train.preprocess import normalization_stats
 from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
 from starrec.train.training import RunOptions, TrainingData, fit

@@ -29,7 +29,8 @@ NOT_PEOPLE = {
 @dataclass(frozen=True)
 class RunMetrics:
     """What a card reads from one run: metrics/test.json, kfold.json, baseline.json, per_class.json,
-    split_counts.json, and from the model file the precision it was trained in and the starrec version."""
+    split_counts.json, calibration.json (None for a run before it), and from the model file the precision
+    it was trained in and the starrec version."""
 
     test: dict
     kfold: dict
@@ -38,6 +39,7 @@ class RunMetrics:
     split_counts: list[dict]
     precision: str
     version: str
+    calibration: dict | None = None
 
 
 def read_run(model: Path = paths.MODEL) -> RunMetrics:
@@ -55,7 +57,8 @@ def read_run(model: Path = paths.MODEL) -> RunMetrics:
             raise MissingInput(f"{path}: missing; run `dvc repro` first")
         loaded[name] = json.loads(path.read_text(encoding="utf-8"))
     precision, version = model_facts(model)
-    return RunMetrics(**loaded, precision=precision, version=version)
+    calibration = json.loads(paths.CALIBRATION.read_text(encoding="utf-8")) if paths.CALIBRATION.is_file() else None
+    return RunMetrics(**loaded, precision=precision, version=version, calibration=calibration)
 
 
 def model_facts(model: Path) -> tuple[str, str]:
@@ -82,6 +85,43 @@ def weakest_classes(per_class: dict, count: int = WEAKEST) -> list[tuple[str, di
         return (*(-1.0 if scores[key] is None else scores[key] for key in ("f1", "recall")), name)
 
     return sorted(classes, key=rank)[:count]
+
+
+def calibration_line(calibration: dict) -> str:
+    """The probabilities' temperature, expected calibration error and "not sure" threshold
+    (metrics/calibration.json), in words."""
+    ece, before = calibration["ece"], calibration["ece_uncalibrated"]
+    return (
+        f"Probabilities: softmax(logits / T) with T = {calibration['temperature']:.3f}, fitted on the validation "
+        "split (temperature scaling, Guo et al. 2017). Expected calibration error on the test split "
+        f"({calibration['bins']} bins, 95 % bootstrap interval): {ece['value']:.4f} "
+        f"[{ece['ci95']['low']:.4f}, {ece['ci95']['high']:.4f}] as served, {before['value']:.4f} "
+        f"[{before['ci95']['low']:.4f}, {before['ci95']['high']:.4f}] at T = 1: a probability of 0.9 is right "
+        "about 90 % of the time on photos like the test split's." + _selective_words(calibration)
+    )
+
+
+def _selective_words(calibration: dict) -> str:
+    """What the model answers "not sure" to: its min_confidence, the test split's coverage and error there."""
+    chosen = calibration.get("selective")
+    if not chosen:
+        return ""
+    coverage, risk = chosen["coverage"], chosen["risk"]
+    words = (
+        f" Under a top probability of {chosen['min_confidence']:.4f} (calibration.min_confidence) it answers "
+        f'"not sure" with its closest classes: on the test split it answered {_percent(coverage)} of the photos'
+    )
+    words += f", with an error of {_percent(risk)} among them." if risk["value"] is not None else "; none."
+    if "noise" in calibration:
+        noise = calibration["noise"]
+        words += f" It refused {100 * noise['refused']:.1f} % of {noise['images']} images of random noise."
+    return words
+
+
+def _percent(score: dict) -> str:
+    """``12.3 % [8.1, 17.0 %]``: a proportion and its Wilson interval."""
+    low, high = score["ci95"]["low"], score["ci95"]["high"]
+    return f"{100 * score['value']:.1f} % [{100 * low:.1f}, {100 * high:.1f} %]"
 
 
 def score_cell(value: float | None) -> str:
@@ -137,8 +177,8 @@ def model_card(
         "`starrec serve` or your own code, for people who agreed to be recognised.\n"
         "- Teaching and studying the machine-learning workflow: data, training, cross validation, metrics.",
         "It is a closed-set classifier: every photo gets one of its classes. A person it has never seen is "
-        'given the most similar known class, sometimes with a high probability; it cannot say "unknown" '
-        "and it does not verify anyone's identity.",
+        "given the most similar known class, sometimes with a high probability; under its min_confidence it says "
+        '"not sure", but it cannot say "unknown" and it does not verify anyone\'s identity.',
         "## Not for",
         "- identifying, tracking or profiling people who have not agreed to it; surveillance;\n"
         "- any decision about a person (access, employment, policing, credit, health);\n"
@@ -156,7 +196,8 @@ def model_card(
         face_settings(faces),
         "## Performance",
         f"On the test split ({test['n_examples']} images, never used for training or choices), with 95 % "
-        "bootstrap intervals, beside two classic baselines on the same split and input (stage baseline):",
+        "intervals (accuracy: Wilson's score interval; macro F1: percentile bootstrap), beside two classic "
+        "baselines on the same split and input (stage baseline):",
         markdown_table(
             ["model", "accuracy [95 % interval]", "macro F1 [95 % interval]"],
             [["this CNN", with_interval(test, "accuracy"), with_interval(test, "f1_macro")]]
@@ -170,6 +211,7 @@ def model_card(
             ],
         ),
         folds_line(run.kfold),
+        *([calibration_line(run.calibration)] if run.calibration else []),
         "## Weakest classes",
         "The classes of lowest F1 on the test split:",
         markdown_table(
@@ -187,7 +229,8 @@ def model_card(
         f"- Small data: {test['n_examples']} test images give an accuracy interval "
         f"{100 * (test['ci95']['accuracy']['high'] - test['ci95']['accuracy']['low']):.1f} points wide; "
         "a class with few images is measured even less precisely.\n"
-        "- Closed set (above); its probabilities are not calibrated for people it was not trained on.\n"
+        "- Closed set (above); its probabilities are calibrated on photos of its own classes, not on people it "
+        "was not trained on.\n"
         "- The face detector (OpenCV's Haar cascade, when `faces.detect` is on) finds frontal faces; profiles, "
         'small or covered faces are missed and the photo is refused ("no face found").\n'
         f"- Trained in {run.precision}: on another CPU or TensorFlow build the last digits of every score may differ.",

@@ -19,7 +19,8 @@ from starrec.ship.classifiers import load_classifier
 
 
 def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list[dict]:
-    """One result per photo (per face with ``faces.multiple: all``), best class first.
+    """One result per photo (per face with ``faces.multiple: all``), best class first; ``sure`` is false where
+    the top probability is under the model's ``min_confidence`` (metrics/calibration.json).
 
     A photo that cannot be read gives ``{"photo", "error"}``; the others are still predicted.
     """
@@ -34,7 +35,11 @@ def predict_photos(photos: list[Path], model_path: Path, top_k: int = 3) -> list
             continue
         probabilities = classifier.probabilities(np.stack(crops).astype(np.float32))
         for face, row in enumerate(probabilities):
-            result: dict = {"photo": str(photo), "predictions": top_classes(row, classes, top_k)}
+            result: dict = {
+                "photo": str(photo),
+                "sure": is_sure(row, classifier.info.min_confidence),
+                "predictions": top_classes(row, classes, top_k),
+            }
             if len(crops) > 1:
                 result["face"] = face
             results.append(result)
@@ -47,13 +52,20 @@ def top_classes(probabilities: np.ndarray, classes: list[str], top_k: int) -> li
     return [{"class": classes[i], "probability": float(probabilities[i])} for i in best]
 
 
+def is_sure(probabilities: np.ndarray, min_confidence: float) -> bool:
+    """Whether the top probability reaches the model's ``min_confidence`` (else the answer is "not sure")."""
+    return bool(probabilities.max() >= min_confidence)
+
+
 def format_predictions(results: list[dict]) -> str:
-    """Human-readable lines: the photo, then its top-k classes with percentages."""
+    """Human-readable lines: the photo ("not sure" under the model's min_confidence), then its top-k classes
+    with percentages."""
     lines = []
     for result in results:
         if "error" in result:
             continue
         face = f" (face {result['face']})" if "face" in result else ""
-        lines.append(f"{result['photo']}{face}:")
+        doubt = "" if result.get("sure", True) else " not sure; the closest classes"
+        lines.append(f"{result['photo']}{face}:{doubt}")
         lines += [f"  {p['class']:<24} {p['probability']:7.2%}" for p in result["predictions"]]
     return "\n".join(lines)

@@ -5,7 +5,7 @@
     GET  /health   {"status": "ok", "model" (its file name), "sha256", "classes", "image_size",
                     "saliency_unavailable"}
     POST /predict  a multipart upload in the field ``photo`` ->
-                   {"photo", "faces": [{"predictions": [{"class", "probability"}, ...top-k],
+                   {"photo", "faces": [{"sure", "predictions": [{"class", "probability"}, ...top-k],
                                         "image": PNG data URI of the crop the model saw,
                                         "saliency": PNG data URI of |dS/dx| over it, or null}]}
 
@@ -58,7 +58,7 @@ from starrec import __version__
 from starrec.data.images import RejectedImage, decode_bytes
 from starrec.data.photos import model_inputs
 from starrec.ship.classifiers import Classifier, export_digest, load_classifier
-from starrec.ship.predict import top_classes
+from starrec.ship.predict import is_sure, top_classes
 
 
 class ClassProbability(BaseModel):
@@ -68,6 +68,7 @@ class ClassProbability(BaseModel):
 
 
 class Face(BaseModel):
+    sure: bool = Field(description="false: the top probability is under the model's min_confidence ('not sure')")
     predictions: list[ClassProbability] = Field(description="the top-k classes, most probable first")
     image: str = Field(description="the crop the model saw, a data:image/png;base64 URI")
     saliency: str | None = Field(description="|dS/dx| of the top class over the crop, PNG data URI; null for exports")
@@ -192,6 +193,7 @@ def predict_crops(
     for number, (crop, row) in enumerate(zip(crops, probabilities)):
         faces.append(
             {
+                "sure": is_sure(row, classifier.info.min_confidence),
                 "predictions": top_classes(row, classifier.info.classes, top_k),
                 "image": png_data_uri(crop),
                 "saliency": None if saliency is None else png_data_uri(saliency_overlay(crop, saliency[number])),

@@ -7,11 +7,16 @@ import keras
 from starrec.params import ModelParams
 from starrec.train.preprocess import GRAYSCALE, NormalizationStats, preprocessing_layers
 
+LOGITS = "logits"
+TEMPERATURE = "temperature"
+"""The layer between the logits and the softmax: a Rescaling by 1 / T (absent in model files of starrec 0.2)."""
+
 
 def build_model(
     image_size: int, num_classes: int, params: ModelParams, stats: NormalizationStats, precision: str = "float32"
 ) -> keras.Model:
-    """Raw RGB (0-255) in, class probabilities out; the layer before softmax is ``logits``.
+    """Raw RGB (0-255) in, class probabilities out: softmax(logits / T), T = 1 until
+    :func:`starrec.train.calibrate.with_temperature` sets it (the layer ``temperature`` holds 1 / T).
 
     ``precision`` is the Keras dtype policy of the conv and dense layers
     (``mixed_bfloat16``: bfloat16 maths, float32 weights); preprocessing and
@@ -34,9 +39,15 @@ def build_model(
         )(x)
         if params.dropout > 0:
             x = keras.layers.Dropout(params.dropout, name=f"dropout_{number}", dtype=precision)(x)
-    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits", dtype=precision)(x)
-    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+    logits = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name=LOGITS, dtype=precision)(x)
+    scaled = keras.layers.Rescaling(1.0, name=TEMPERATURE, dtype="float32")(logits)  # 1 / T once calibrated
+    probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(scaled)
     return keras.Model(inputs, probabilities, name="starrec_cnn")
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """The same network up to its ``logits`` layer (before the temperature and the softmax)."""
+    return keras.Model(model.input, model.get_layer(LOGITS).output)
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:

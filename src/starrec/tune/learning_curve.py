@@ -19,8 +19,8 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from starrec.evaluation.fold import FoldData, FoldSettings, examples_at, fold_indices, fold_training_data
-from starrec.evaluation.inference import labels_and_probabilities
 from starrec.params import LearningCurveParams
+from starrec.train.inference import labels_and_probabilities
 from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
 from starrec.train.training import RunOptions, fit
 
