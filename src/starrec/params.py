@@ -188,8 +188,9 @@ class TrainParams:
 class KFoldParams:
     k: int = param(5, "10 is the gold standard; k = number of examples is LOOCV", low=2, high=10**6)
     parts: list[int] = param(
-        [0, 1, 2, 3, 4],
-        "one stage fold@P per entry, training every n-th fold: [0, 1, ..., n-1] (more than k: some idle)",
+        [0],
+        "one stage fold@P per entry, training every n-th fold: [0] (one process, fewest start-ups) or "
+        "[0, 1, ..., n-1] to share them between machines (docs/many-machines.md)",
         low=0,
         high=1023,
     )
