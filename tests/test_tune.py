@@ -216,7 +216,10 @@ def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path):
     assert [trial.params for trial in finished] == [trial.params for trial in uninterrupted.trials]
     assert [trial.value for trial in finished] == [trial.value for trial in uninterrupted.trials]
     retried = [trial for trial in finished if trial.system_attrs.get("failed_trial") == failed[0].number]
-    assert len(retried) == 1 and retried[0].params == failed[0].params
+    if len(failed[0].params) == len(finished[0].params):  # killed while it trained: its values run again
+        assert len(retried) == 1 and retried[0].params == failed[0].params
+    else:  # killed between its suggestions: drawn afresh (the test below)
+        assert retried == []
 
 
 def finished_and_running(journal: Path) -> tuple[int, int] | None:
@@ -516,3 +519,24 @@ def test_a_search_never_waits_on_its_own_journal_lock(tiny_params, tiny_arrays, 
     monkeypatch.setattr("optuna.storages.journal._file.time.sleep", no_waiting)
     study = search(tmp_path, tiny_params, tiny_arrays, trials=2, pruner="none")
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2
+
+
+def test_a_search_killed_between_a_trials_suggestions_resumes_as_if_never_killed(tiny_params, tiny_arrays, tmp_path):
+    """SIGKILL can land after a trial wrote its first value and before the others: its half set of values is
+    not queued again (the rest would be drawn anew, unlike the search never killed); the trial is drawn afresh."""
+    import socket
+
+    from starrec.tune.space import searched
+
+    straight = search(tmp_path / "straight", tiny_params, tiny_arrays, trials=3, pruner="none")
+    killed = search(tmp_path / "killed", tiny_params, tiny_arrays, trials=2, pruner="none")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    half = killed.ask()
+    half.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    first, bounds = next(iter(searched(tiny_params.tune).items()))
+    half.suggest_float(first, *bounds)  # one value of the searched keys written, then the kill
+    resumed = search(tmp_path / "killed", tiny_params, tiny_arrays, trials=3, pruner="none")
+    done = [trial for trial in resumed.trials if trial.state == TrialState.COMPLETE]
+    assert [trial.params for trial in done] == [trial.params for trial in straight.trials]
+    assert [trial.state for trial in resumed.trials].count(TrialState.FAIL) == 1

@@ -173,7 +173,7 @@ def _run_trials(
     started = time.monotonic()
     wanted = min(tune.trials, math.prod(map(len, grid(tune).values()))) if tune.sampler == "grid" else tune.trials
     while True:
-        _reclaim_killed(study)
+        _reclaim_killed(study, set(searched(tune)))
         finished = len(_trials(study, FINISHED)) + len(failures(study))  # a failed trial counts: no retry forever
         running = len(_trials(study, (TrialState.RUNNING,)))
         timed_out = tune.timeout is not None and time.monotonic() - started >= tune.timeout
@@ -322,15 +322,18 @@ def _last(trial: FrozenTrial) -> float | None:
     return steps[max(steps)] if steps else None
 
 
-def _reclaim_killed(study: optuna.Study) -> None:
-    """Fail each running trial whose process on this machine is gone, and queue its values again."""
+def _reclaim_killed(study: optuna.Study, keys: set[str]) -> None:
+    """Fail each running trial whose process on this machine is gone, and queue its values again if it had
+    written all of ``keys``: a half set would have the rest drawn anew, unlike a search never killed, where a
+    trial drawn afresh by the reseeded sampler (:func:`_sampler`) gets the very values."""
     host = socket.gethostname()
     for trial in _trials(study, (TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker", "")
         name, _, pid = worker.rpartition(":")
         if name == host and pid.isdigit() and not _alive(int(pid)):
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # Optuna has no public call
-            RetryHeartbeatStaleTrialCallback()(study, study._storage.get_trial(trial._trial_id))
+            if set(trial.params) == keys:
+                RetryHeartbeatStaleTrialCallback()(study, study._storage.get_trial(trial._trial_id))
 
 
 def _alive(pid: int) -> bool:
