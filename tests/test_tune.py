@@ -521,6 +521,7 @@ def test_a_search_never_waits_on_its_own_journal_lock(tiny_params, tiny_arrays, 
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2
 
 
+@pytest.mark.slow
 def test_a_search_killed_between_a_trials_suggestions_resumes_as_if_never_killed(tiny_params, tiny_arrays, tmp_path):
     """SIGKILL can land after a trial wrote its first value and before the others: its half set of values is
     not queued again (the rest would be drawn anew, unlike the search never killed); the trial is drawn afresh."""
