@@ -10,7 +10,7 @@ from starrec.evaluation.evaluate import Calibration, evaluate
 from starrec.params import load_params
 from starrec.stage import run_stage
 from starrec.train.calibrate import temperature_of
-from starrec.train.inference import labels_and_probabilities
+from starrec.train.inference import labels_and_probabilities, probabilities_of
 from starrec.train.model_file import load_model, load_model_info
 from starrec.train.network import logits_model
 
@@ -20,7 +20,7 @@ def main() -> None:
     test, model = read_records(paths.TEST_SPLIT, params.image.size), load_model(paths.MODEL)
     labels, probabilities = labels_and_probabilities(model, test)
     logits = labels_and_probabilities(logits_model(model), test)[1]
-    noise = model(noise_images(NOISE_IMAGES, params.image.size, params.seed), training=False).numpy()
+    noise = probabilities_of(model, noise_images(NOISE_IMAGES, params.image.size, params.seed))
     threshold = load_model_info(paths.MODEL, model).min_confidence
     calibration = Calibration(logits, temperature_of(model), params.calibration.bins, threshold, noise)
     ids, classes = read_labels_and_ids(paths.TEST_SPLIT)[1], load_classes(paths.INTERIM)

@@ -113,3 +113,16 @@ def test_coverage_and_error_at_the_threshold_with_wilson_intervals():
     assert result["coverage"]["ci95"]["low"] < 0.5 < result["coverage"]["ci95"]["high"]
     nothing = selective(SURE, TRUTH, 0.95)
     assert nothing["answered"] == 0 and nothing["risk"] == {"value": None, "ci95": None}
+
+
+def test_noise_images_are_predicted_in_batches_as_at_once(tiny_arrays, tiny_params):
+    """The evaluate stage's noise images go through the model 64 at a time: a whole array at once would hold
+    every layer's activations of every image (200 images at 512 px)."""
+    from conftest import fit_arrays
+    from starrec.evaluation.calibration import noise_images
+    from starrec.train.inference import probabilities_of
+
+    model, _ = fit_arrays(tiny_params, *tiny_arrays)
+    noise = noise_images(23, 16, seed=0)
+    np.testing.assert_allclose(probabilities_of(model, noise, batch_size=5), np.asarray(model(noise)), atol=1e-6)
+    assert probabilities_of(model, noise[:0]).shape == (0, 3)

@@ -1,4 +1,5 @@
-"""A model's class probabilities for a stream of examples (evaluate, the fold stages, tests)."""
+"""A model's class probabilities for a stream of examples (evaluate, the fold stages, calibration, tests) or
+for images in memory."""
 
 from __future__ import annotations
 
@@ -20,3 +21,12 @@ def labels_and_probabilities(
     if not labels:
         return np.zeros(0, np.int64), np.zeros((0, model.output_shape[-1]), np.float32)
     return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def probabilities_of(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The model's outputs for in-memory images, ``batch_size`` at a time (a whole array at once would hold
+    every layer's activations of every image)."""
+    outputs = [
+        model(images[start : start + batch_size], training=False).numpy() for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]), np.float32)
