@@ -10,16 +10,15 @@ from starrec.evaluation.evaluate import Calibration, evaluate
 from starrec.params import load_params
 from starrec.stage import run_stage
 from starrec.train.calibrate import temperature_of
-from starrec.train.inference import labels_and_probabilities, probabilities_of
+from starrec.train.inference import labels_and_outputs, probabilities_of
 from starrec.train.model_file import load_model, load_model_info
-from starrec.train.network import logits_model
+from starrec.train.network import LOGITS
 
 
 def main() -> None:
     params = load_params(paths.PARAMS)
     test, model = read_records(paths.TEST_SPLIT, params.image.size), load_model(paths.MODEL)
-    labels, probabilities = labels_and_probabilities(model, test)
-    logits = labels_and_probabilities(logits_model(model), test)[1]
+    labels, (probabilities, logits) = labels_and_outputs(model, [model.output, model.get_layer(LOGITS).output], test)
     noise = probabilities_of(model, noise_images(NOISE_IMAGES, params.image.size, params.seed))
     threshold = load_model_info(paths.MODEL, model).min_confidence
     calibration = Calibration(logits, temperature_of(model), params.calibration.bins, threshold, noise)

@@ -7,7 +7,6 @@ import pytest
 from starrec.evaluation.calibration import (
     ece_interval,
     expected_calibration_error,
-    probabilities_at,
     reliability,
     risk_coverage,
     selective,
@@ -17,6 +16,7 @@ from starrec.train.calibrate import (
     fit_temperature,
     min_confidence_for,
     negative_log_likelihood,
+    probabilities_at,
     temperature_of,
     with_temperature,
 )

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import softmax
 from scipy.stats import bootstrap
 
 from starrec.evaluation.intervals import CONFIDENCE, wilson_interval
@@ -24,11 +23,6 @@ NOISE_IMAGES = 200
 """Generated noise images shown to the model: the fraction it refuses ("not sure") is in the metrics."""
 CURVE_POINTS = 200
 """At most this many points of the risk-coverage curve are written (evenly spaced in coverage)."""
-
-
-def probabilities_at(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """softmax(logits / T), row by row, in float64."""
-    return softmax(np.asarray(logits, np.float64) / temperature, axis=1)
 
 
 def _bins(confidence: np.ndarray, bins: int) -> np.ndarray:

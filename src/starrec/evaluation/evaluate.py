@@ -10,14 +10,13 @@ import pandas as pd
 from starrec.evaluation.calibration import (
     ece_interval,
     expected_calibration_error,
-    probabilities_at,
     reliability,
     risk_coverage,
     selective,
 )
 from starrec.evaluation.intervals import score_intervals
 from starrec.evaluation.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
-from starrec.train.calibrate import negative_log_likelihood
+from starrec.train.calibrate import negative_log_likelihood, probabilities_at
 
 PER_CLASS_BARS = ("precision", "recall", "f1")
 HEADLINE = ("accuracy", "f1_macro")

@@ -26,6 +26,11 @@ BOUNDS = (0.05, 20.0)
 """The temperatures searched: from 20x sharper to 20x flatter than the logits as trained."""
 
 
+def probabilities_at(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """softmax(logits / T), row by row, in float64."""
+    return softmax(np.asarray(logits, np.float64) / temperature, axis=1)
+
+
 def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """mean_i [ logsumexp(z_i / T) - z_{i, y_i} / T ]: the cross-entropy of softmax(z / T)."""
     scaled = np.asarray(logits, np.float64) / temperature
@@ -70,7 +75,7 @@ def calibrate(model: keras.Model, examples: tf.data.Dataset, params: Calibration
     temperature = fit_temperature(logits, labels) if params.temperature else 1.0
     threshold = params.min_confidence
     if threshold == "auto":
-        threshold = min_confidence_for(softmax(logits / temperature, axis=1), labels, params.target_error)
+        threshold = min_confidence_for(probabilities_at(logits, temperature), labels, params.target_error)
     return Calibrated(with_temperature(model, temperature), temperature, float(threshold), len(labels))
 
 

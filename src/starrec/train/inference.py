@@ -14,13 +14,25 @@ def labels_and_probabilities(
     model: keras.Model, examples: tf.data.Dataset, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, class probabilities) for every example, in order."""
-    labels, probabilities = [], []
+    labels, (probabilities,) = labels_and_outputs(model, [model.output], examples, batch_size)
+    return labels, probabilities
+
+
+def labels_and_outputs(
+    model: keras.Model, outputs: list, examples: tf.data.Dataset, batch_size: int = 64
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(true labels, each of ``outputs`` (tensors of ``model``'s graph) for every example), in one pass."""
+    network = model if len(outputs) == 1 and outputs[0] is model.output else keras.Model(model.input, outputs)
+    labels: list[np.ndarray] = []
+    values: list[list[np.ndarray]] = [[] for _ in outputs]
     for images, batch_labels in batches(examples, batch_size):
-        probabilities.append(model(images, training=False).numpy())
+        results = network(images, training=False)
+        for kept, result in zip(values, results if isinstance(results, (list, tuple)) else [results]):
+            kept.append(result.numpy())
         labels.append(batch_labels.numpy())
     if not labels:
-        return np.zeros(0, np.int64), np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.concatenate(labels), np.concatenate(probabilities)
+        return np.zeros(0, np.int64), [np.zeros((0, output.shape[-1]), np.float32) for output in outputs]
+    return np.concatenate(labels), [np.concatenate(kept) for kept in values]
 
 
 def probabilities_of(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
