@@ -1,10 +1,10 @@
-"""Stage card: the model card of this run -> models/model_card.md (intended use, data, scores with their
-intervals and the baselines, weakest classes, limits, consent)."""
+"""Stage card: the model card of this run -> models/model_card.md (Hugging Face front-matter, intended use,
+how to use, data, scores with their intervals and the baselines, weakest classes, limits, provenance, consent)."""
 
 from starrec import paths
 from starrec.atomic import atomic_path
 from starrec.params import load_params
-from starrec.ship.card import model_card, read_run
+from starrec.ship.card import model_card, provenance, read_run
 from starrec.stage import run_stage
 
 
@@ -18,6 +18,7 @@ def main() -> None:
         augment=params.augment,
         model=params.model,
         train=params.train,
+        origin=provenance(),
     )
     with atomic_path(paths.MODEL_CARD) as path:
         path.write_text(card, encoding="utf-8")

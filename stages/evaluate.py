@@ -4,6 +4,7 @@ metrics/calibration.json, predictions and plot data."""
 from starrec import paths
 from starrec.atomic import write_csv, write_json
 from starrec.data.manifest import load_classes
+from starrec.data.photos import prepare_folder
 from starrec.data.records import read_labels_and_ids, read_records
 from starrec.evaluation.calibration import NOISE_IMAGES, noise_images
 from starrec.evaluation.evaluate import Calibration, evaluate
@@ -20,10 +21,14 @@ def main() -> None:
     test, model = read_records(paths.TEST_SPLIT, params.image.size), load_model(paths.MODEL)
     labels, (probabilities, logits) = labels_and_outputs(model, [model.output, model.get_layer(LOGITS).output], test)
     noise = probabilities_of(model, noise_images(NOISE_IMAGES, params.image.size, params.seed))
-    threshold = load_model_info(paths.MODEL, model).min_confidence
-    calibration = Calibration(logits, temperature_of(model), params.calibration.bins, threshold, noise)
+    info, unknown = load_model_info(paths.MODEL, model), None
+    if folder := params.data.unknown_source:  # people in none of the classes
+        photos, refused = prepare_folder(folder, info.faces, params.image.size, "data.unknown_source")
+        unknown = probabilities_of(model, photos)
+        print(f"evaluate: {len(photos)} faces of unknown people; files without one: {len(refused)}")
+    bins, threshold, resamples = params.calibration.bins, info.min_confidence, params.evaluate.bootstrap_resamples
+    calibration = Calibration(logits, temperature_of(model), bins, threshold, noise, unknown)
     ids, classes = read_labels_and_ids(paths.TEST_SPLIT)[1], load_classes(paths.INTERIM)
-    resamples = params.evaluate.bootstrap_resamples
     result = evaluate(labels, probabilities, ids, classes, resamples, params.seed, calibration)
     write_json(paths.TEST, result.report)
     write_json(paths.PER_CLASS, result.per_class)
@@ -31,11 +36,7 @@ def main() -> None:
     write_csv(paths.PREDICTIONS, result.predictions)
     for name, rows in result.plots.items():
         write_json(paths.PLOTS / f"{name}.json", rows)
-    report, temperature = result.report, calibration.temperature
-    print(
-        f"evaluate: test accuracy {report['accuracy']:.4f}, macro F1 {report['f1_macro']:.4f} on {len(labels)} images;"
-        f" calibration error {report['ece_uncalibrated']:.4f} at T = 1, {report['ece']:.4f} at T = {temperature:.3f}"
-    )
+    print(f"evaluate: {result.summary()}")
 
 
 if __name__ == "__main__":

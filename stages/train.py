@@ -1,6 +1,8 @@
 """Stage train: fit the CNN on the augmented training split (a killed run resumes at its last epoch), then
 its temperature and the least confidence it answers with on the validation split (calibration)."""
 
+import time
+
 from starrec import paths
 from starrec.atomic import write_json
 from starrec.data.manifest import load_classes
@@ -28,14 +30,14 @@ def main() -> None:
         callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
     stats, val_examples = NormalizationStats.load(paths.NORMALIZATION), read_records(val, params.image.size)
     data = TrainingData(examples, count_records(train), len(classes), stats, val_examples, content_hash(train, val))
-    backup_dir = paths.BACKUPS / "train" if chief else None
-    run = RunOptions(callbacks=callbacks, backup_dir=backup_dir, strategy=strategy)
+    run = RunOptions(callbacks=callbacks, backup_dir=paths.BACKUPS / "train" if chief else None, strategy=strategy)
+    started = time.monotonic()
     model, history = fit(data, params.model, params.train, params.seed, run)
     if chief:
         calibrated = calibrate(model, val_examples, params.calibration)
         print(calibrated.summary())
         save_model(calibrated.model, ModelInfo(classes, params.faces, calibrated.min_confidence), paths.MODEL)
-        write_json(paths.TRAIN_MACHINE, training_machine(params.train.precision))
+        write_json(paths.TRAIN_MACHINE, training_machine(params.train.precision, time.monotonic() - started))
     print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")
 
 

@@ -12,6 +12,7 @@ from starrec.evaluation.calibration import (
     selective,
 )
 from starrec.evaluation.evaluate import Calibration, evaluate
+from starrec.evaluation.intervals import wilson_interval
 from starrec.train.calibrate import (
     fit_temperature,
     min_confidence_for,
@@ -93,6 +94,14 @@ def test_evaluate_reports_the_calibration_error_before_and_after_and_its_plots()
     assert [row["coverage"] for row in result.plots["risk_coverage"]] == [0.25, 0.5, 0.75, 1.0]
     assert result.calibration["selective"]["coverage"]["value"] == 1.0  # every test confidence >= 0.6
     assert result.calibration["noise"] == {"images": 2, "refused": 0.5}
+    assert "unknown" not in result.calibration  # no data.unknown_source
+
+
+def test_evaluate_counts_the_unknown_people_it_refuses_with_wilsons_interval():
+    logits, unknown = np.log(SURE) * 2, np.array([[0.5, 0.5], [0.95, 0.05], [0.55, 0.45], [0.7, 0.3]])
+    calibration = Calibration(logits, 2.0, 15, 0.6, unknown=unknown)
+    result = evaluate(TRUTH, SURE, ["a", "b", "c", "d"], ["x", "y"], 200, 0, calibration)
+    assert result.calibration["unknown"] == {"images": 4, "refused": {"value": 0.5, "ci95": wilson_interval(2, 4)}}
 
 
 def test_min_confidence_is_the_least_threshold_whose_error_meets_the_target():

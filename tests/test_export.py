@@ -8,11 +8,13 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import fit_arrays, replace, save_image
 from starrec.cli import main
 from starrec.model_info import ModelFileError, ModelInfo
 from starrec.params import FacesParams
+from starrec.ship.card import how_to_use
 from starrec.ship.classifiers import load_classifier
 from starrec.ship.export import (
     FORMATS,
@@ -53,8 +55,13 @@ def test_every_format_matches_the_keras_model_in_its_own_runtime(exported):
         assert np.abs(got - expected).max() <= TOLERANCE, name
         assert classifier.info.classes == CLASSES and classifier.image_size == 16
         assert classifier.keras_model is None  # its own runtime, not Keras
-    differences = check_exports(folder / "export", float32_copy(model), images)
+    checked = check_exports(folder / "export", float32_copy(model), images)
+    differences = checked.max_abs_difference
     assert set(differences) == set(FORMATS) and max(differences.values()) <= TOLERANCE
+    assert set(checked.latency_ms) == set(FORMATS) and all(0 < ms < 1000 for ms in checked.latency_ms.values())
+    assert checked.bytes["model.onnx"] == (folder / "export/model.onnx").stat().st_size
+    saved_model = sum(f.stat().st_size for f in (folder / "export/saved_model").rglob("*") if f.is_file())
+    assert checked.bytes["saved_model"] == saved_model > checked.bytes["model.onnx"]
 
 
 def test_predict_gives_the_same_answer_with_every_format(exported, tmp_path, capsys):
@@ -236,13 +243,19 @@ np.save(sys.argv[2], np.asarray(model(np.load(sys.argv[3]).astype("float32"))))
 
 
 def test_plain_keras_opens_the_model_file_and_gives_the_same_answers(exported, tmp_path):
-    """`keras.saving.load_model('models/model.keras')` with only Keras imported: no class of ours inside."""
+    """`keras.saving.load_model('models/model.keras')` with only Keras imported: no class of ours inside; and
+    the model card's "How to use" snippet, run as it stands, names the class the model gives its photo."""
     model, images, folder = exported
     np.save(tmp_path / "images.npy", images)
-    command = [sys.executable, "-c", PLAIN_KERAS_LOAD, str(folder / "model.keras"), str(tmp_path / "p.npy")]
-    done = subprocess.run([*command, str(tmp_path / "images.npy")], capture_output=True, text=True, cwd=tmp_path)
+    (tmp_path / "models").symlink_to(folder)
+    Image.fromarray(images[20].astype(np.uint8)).save(tmp_path / "photo.jpg")
+    snippet = how_to_use(16, FacesParams()).split("```python\n")[1].split("```")[0]
+    command = [sys.executable, "-c", PLAIN_KERAS_LOAD + snippet, "models/model.keras", "p.npy", "images.npy"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), np.asarray(model(images.astype(np.float32))), atol=1e-6)
+    photo = np.asarray(Image.open(tmp_path / "photo.jpg").convert("RGB"), np.float32)[None]
+    assert done.stdout.strip() == CLASSES[int(np.asarray(model(photo)).argmax())]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras saving MomentumSGD's config: np.array(copy=False)

@@ -9,7 +9,8 @@ from conftest import save_image
 from starrec.data.convert import ingest
 from starrec.data.faces import detect_faces, face_crops
 from starrec.data.images import decode_image
-from starrec.data.photos import prepare_photo
+from starrec.data.photos import prepare_folder, prepare_photo
+from starrec.errors import MissingInput
 from starrec.params import DataParams, FacesParams, ParamsError
 
 ASTRONAUT = files("skimage") / "data" / "astronaut.png"
@@ -48,3 +49,23 @@ def test_unknown_cascade_names_the_param():
         ParamsError, match="faces.cascade: cannot load 'nope.xml'; available: .*haarcascade_frontalface_alt.xml"
     ):
         detect_faces(np.zeros((10, 10, 3), np.uint8), FacesParams(detect=True, cascade="nope.xml"))
+
+
+def test_a_folder_of_unknown_people_gives_every_face_and_names_the_files_without_one(tmp_path):
+    folder = tmp_path / "strangers"
+    save_image(folder / "astronaut.png", decode_image(ASTRONAUT))
+    save_image(folder / "nested" / "wall.png", np.full((200, 200, 3), 120, np.uint8))
+    (folder / "notes.txt").write_text("not a photo")
+    save_image(folder / ".hidden.png", decode_image(ASTRONAUT))  # hidden: skipped, as in data.source
+    crops, refused = prepare_folder(folder, FacesParams(detect=True), 32, "data.unknown_source")
+    assert crops.shape == (1, 32, 32, 3) and crops.dtype == np.uint8
+    assert [line.split(":")[0] for line in refused] == ["nested/wall.png", "notes.txt"]
+    assert "nested/wall.png: no face found" in refused
+    assert len(prepare_folder(folder, FacesParams(), 32, "data.unknown_source")[0]) == 2  # whole images
+    with pytest.raises(MissingInput, match=r"^data.unknown_source: .*/nowhere: no such folder$"):
+        prepare_folder(tmp_path / "nowhere", FacesParams(), 32, "data.unknown_source")
+    (folder / "astronaut.png").unlink()
+    with pytest.raises(
+        MissingInput, match=r"^data.unknown_source: .*strangers: no photo in it could be read \(2 files\)$"
+    ):
+        prepare_folder(folder, FacesParams(detect=True), 32, "data.unknown_source")

@@ -15,14 +15,20 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ENV, copy_project, free_port, run, stages_run
+from conftest import ENV, copy_project, free_port, run, save_image, stages_run
 from starrec.ship.classifiers import load_classifier
 
 pytestmark = pytest.mark.e2e
 
 TINY = {
     "seed": 3,
-    "data": {"source": "synthetic", "synthetic_classes": 3, "synthetic_per_class": 20, "min_images_per_class": 5},
+    "data": {
+        "source": "synthetic",
+        "synthetic_classes": 3,
+        "synthetic_per_class": 20,
+        "min_images_per_class": 5,
+        "unknown_source": "strangers",  # people in none of the classes (made by the fixture)
+    },
     "image": {"size": 16, "shard_size": 16},
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
@@ -38,6 +44,8 @@ def repo(tmp_path_factory):
     """A git + DVC copy of the project's own files with the tiny params, after one dvc repro of each pipeline
     (make run, make tune): what a user has who ran both (tests/test_tune_e2e.py: the search on its own)."""
     repo = copy_project(tmp_path_factory.mktemp("repo"), TINY)
+    for i, pixels in enumerate(np.random.default_rng(0).integers(0, 256, (5, 24, 24, 3), np.uint8)):
+        save_image(repo / "strangers" / f"{i}.png", pixels)
     output = run(repo, "dvc", "repro")
     run(repo, "dvc", "repro", "tune/dvc.yaml")
     run(repo, "git", "add", "-A")
@@ -92,6 +100,16 @@ def test_repro_writes_metrics_a_user_can_trust(repo):
     card = (repo / "models/model_card.md").read_text()
     assert "trained on `data.source` synthetic" in card and "its classes are not people" in card
     assert f"| this CNN | {test['accuracy']:.4f} [" in card and "| class&#95;0 | 12 | 4 | 4 |" in card
+    unknown = json.loads((repo / "metrics/calibration.json").read_text())["unknown"]
+    assert unknown["images"] == 5 and "5 faces of unknown people; files without one: 0" in output
+    refused = f"{100 * unknown['refused']['value']:.1f} %"
+    assert f"Of 5 faces of people in none of its classes (`data.unknown_source`) it refused {refused}" in card
+    meta = yaml.safe_load(card.split("\n---\n")[0].removeprefix("---\n"))  # the Hugging Face front-matter
+    scores = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert scores == {"accuracy": test["accuracy"], "f1": test["f1_macro"], "ece": test["ece"]}
+    raw = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["download"]["outs"][0]["md5"]
+    assert f"Git commit {run(repo, 'git', 'rev-parse', ':/^project').strip()} (HEAD" in card  # repro ran at it
+    assert f"data (`data/raw`) md5 {raw} in dvc.lock" in card and "| model.onnx | " in card
 
 
 def test_visuals_are_real_pictures(repo):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def cpu_description() -> str:
     return f"{name} ({features})" if features else name
 
 
-def training_machine(precision: str) -> dict[str, str]:
-    """metrics/train_machine.json: the CPU a model was trained on and the precision ``precision`` became."""
-    return {"cpu": cpu_description(), "precision": resolve_precision(precision)}
+def training_machine(precision: str, seconds: float) -> dict[str, str | float]:
+    """metrics/train_machine.json: the CPU a model was trained on, the precision ``precision`` became, the
+    seconds it trained and calibrated (a resumed run: since its resume) and when it finished (UTC)."""
+    finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    return {
+        "cpu": cpu_description(),
+        "precision": resolve_precision(precision),
+        "seconds": round(seconds, 1),
+        "finished": finished,
+    }

@@ -45,8 +45,13 @@ class DataParams:
     synthetic_classes: int = param(4, "source: synthetic", low=2, high=1000)
     synthetic_per_class: int = param(40, "source: synthetic", low=1, high=100_000)
     lfw_home: str | None = param(None, "source: lfw; scikit-learn's data home (null: .cache/scikit_learn_data here)")
+    unknown_source: str | None = param(
+        None, "a folder of photos of people in none of the classes: evaluate counts those it refuses (null: none)"
+    )
 
     def validate(self, key):
+        if self.unknown_source is not None and not self.unknown_source.strip():
+            fail(f"{key}.unknown_source", "is empty; allowed: a folder of photos, or null")
         if not self.source.strip():
             fail(f"{key}.source", "is empty; allowed: digits, synthetic, lfw, a folder path or an archive URL")
         if self.sha256 is not None and (

@@ -14,7 +14,7 @@ from starrec.evaluation.calibration import (
     risk_coverage,
     selective,
 )
-from starrec.evaluation.intervals import score_intervals
+from starrec.evaluation.intervals import score_intervals, wilson_interval
 from starrec.evaluation.metrics import MACRO_ROW, evaluation_report, one_vs_rest_curves
 from starrec.train.calibrate import negative_log_likelihood, probabilities_at
 
@@ -37,6 +37,16 @@ class Evaluation:
     plots: dict[str, list[dict]]
     calibration: dict | None = None
 
+    def summary(self) -> str:
+        """The stage's line: accuracy and macro F1, and the calibration error at T = 1 and as served."""
+        report = self.report
+        line = f"test accuracy {report['accuracy']:.4f}, macro F1 {report['f1_macro']:.4f}"
+        line += f" on {report['n_examples']} images"
+        if self.calibration:
+            before, temperature = report["ece_uncalibrated"], self.calibration["temperature"]
+            line += f"; calibration error {before:.4f} at T = 1, {report['ece']:.4f} at T = {temperature:.3f}"
+        return line
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -49,6 +59,8 @@ class Calibration:
     min_confidence: float = 0.0
     noise: np.ndarray | None = None
     """The model's probabilities of :data:`starrec.evaluation.calibration.NOISE_IMAGES` noise images."""
+    unknown: np.ndarray | None = None
+    """Its probabilities of the photos of people in none of its classes (``data.unknown_source``)."""
 
 
 def evaluate(
@@ -130,7 +142,8 @@ def calibration_of(
     labels: np.ndarray, probabilities: np.ndarray, calibration: Calibration, resamples: int, seed: int
 ) -> _Measured:
     """metrics/calibration.json and the two plots: ECE (and NLL) as served and at T = 1, with intervals; the
-    test split's coverage and error at the model's ``min_confidence``; the fraction of noise images refused."""
+    test split's coverage and error at the model's ``min_confidence``; the fraction of noise images refused, and of
+    the photos of unknown people (with Wilson's interval) when there are any."""
     bins, temperature = calibration.bins, calibration.temperature
     uncalibrated = probabilities_at(calibration.logits, 1.0)
     served = f"as served (T = {temperature:.3f})"
@@ -152,6 +165,10 @@ def calibration_of(
     if calibration.noise is not None:
         refused = calibration.noise.max(axis=1) < calibration.min_confidence
         report["noise"] = {"images": len(refused), "refused": float(refused.mean())}
+    if calibration.unknown is not None:
+        refused = calibration.unknown.max(axis=1) < calibration.min_confidence
+        n, k = len(refused), int(refused.sum())
+        report["unknown"] = {"images": n, "refused": {"value": k / n, "ci95": wilson_interval(k, n)}}
     diagonal = [{"confidence": edge, "accuracy": edge, "count": 0, "series": "perfect calibration"} for edge in (0, 1)]
     plots = {
         "reliability": [

@@ -5,11 +5,16 @@ Reporting", 2019). Every name from the data is escaped (:func:`starrec.evaluatio
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import subprocess
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import yaml
 
 from starrec import paths
 from starrec.errors import MissingInput
@@ -29,8 +34,8 @@ NOT_PEOPLE = {
 @dataclass(frozen=True)
 class RunMetrics:
     """What a card reads from one run: metrics/test.json, kfold.json, baseline.json, per_class.json,
-    split_counts.json, calibration.json (None for a run before it), and from the model file the precision
-    it was trained in and the starrec version."""
+    split_counts.json; calibration.json, train_machine.json and export.json (None for a run before them);
+    and from the model file the precision it was trained in and the starrec version."""
 
     test: dict
     kfold: dict
@@ -40,6 +45,64 @@ class RunMetrics:
     precision: str
     version: str
     calibration: dict | None = None
+    machine: dict | None = None
+    export: dict | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model came from: the git commit the pipeline ran at, the data's DVC hash (dvc.lock's
+    ``data/raw``) and the versions of the libraries that trained and exported it ("unknown" where absent)."""
+
+    commit: str
+    data_hash: str
+    versions: dict[str, str]
+
+
+LIBRARIES = {
+    "python": (),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "keras": ("keras",),
+    "numpy": ("numpy",),
+    "onnxruntime": ("onnxruntime",),
+    "ai-edge-litert": ("ai-edge-litert",),
+    "dvc": ("dvc",),
+}
+"""The card's library versions: each name and the distributions that provide it (the first installed wins)."""
+
+
+def provenance(lock: Path = Path("dvc.lock"), cwd: Path = Path()) -> Provenance:
+    """This workspace's :class:`Provenance`, read without TensorFlow: ``git rev-parse HEAD``, the md5 of
+    ``data/raw`` in ``lock`` and installed distributions' metadata."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
+        commit = done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return Provenance(commit, data_hash(lock), {name: library_version(name) for name in LIBRARIES})
+
+
+def data_hash(lock: Path) -> str:
+    """The md5 DVC recorded for ``data/raw`` (stage download) in ``lock``; "unknown" without one."""
+    try:
+        stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"]
+        return next(out["md5"] for out in stages["download"]["outs"] if out["path"] == str(paths.RAW))
+    except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return "unknown"
+
+
+def library_version(name: str) -> str:
+    """The installed version of :data:`LIBRARIES` ``name`` (Python's own for ``python``), or "not installed"."""
+    if name == "python":
+        import platform
+
+        return platform.python_version()
+    for distribution in LIBRARIES[name]:
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def read_run(model: Path = paths.MODEL) -> RunMetrics:
@@ -57,8 +120,19 @@ def read_run(model: Path = paths.MODEL) -> RunMetrics:
             raise MissingInput(f"{path}: missing; run `dvc repro` first")
         loaded[name] = json.loads(path.read_text(encoding="utf-8"))
     precision, version = model_facts(model)
-    calibration = json.loads(paths.CALIBRATION.read_text(encoding="utf-8")) if paths.CALIBRATION.is_file() else None
-    return RunMetrics(**loaded, precision=precision, version=version, calibration=calibration)
+    return RunMetrics(
+        **loaded,
+        precision=precision,
+        version=version,
+        calibration=_optional(paths.CALIBRATION),
+        machine=_optional(paths.TRAIN_MACHINE),
+        export=_optional(paths.EXPORT_CHECK),
+    )
+
+
+def _optional(path: Path) -> dict | None:
+    """A metrics file that a run from before it lacks (None)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def model_facts(model: Path) -> tuple[str, str]:
@@ -115,6 +189,12 @@ def _selective_words(calibration: dict) -> str:
     if "noise" in calibration:
         noise = calibration["noise"]
         words += f" It refused {100 * noise['refused']:.1f} % of {noise['images']} images of random noise."
+    if "unknown" in calibration:
+        unknown = calibration["unknown"]
+        words += (
+            f" Of {unknown['images']} faces of people in none of its classes (`data.unknown_source`) it refused "
+            f"{_percent(unknown['refused'])}."
+        )
     return words
 
 
@@ -145,14 +225,16 @@ def model_card(
     augment: AugmentParams,
     model: ModelParams,
     train: TrainParams,
+    origin: Provenance | None = None,
 ) -> str:
-    """The card as Markdown; names from the data and params are escaped, never put in code spans (where
-    Markdown would show an entity as typed)."""
+    """The card as Markdown after a YAML front-matter (:func:`front_matter`); names from the data and params
+    are escaped, never put in code spans (where Markdown would show an entity as typed)."""
     counts = class_counts(run.split_counts)
     n_classes, test = len(counts), run.test
     source = markdown_text(data.source)
     kind = NOT_PEOPLE.get(data.source)
     sections = [
+        front_matter(run, data, faces),
         "# Model card: star-recognizer",
         f"Trained by starrec {markdown_text(run.version)}; written by `dvc repro card` from this run's params.yaml "
         "and metrics files, so every number below is this run's.",
@@ -176,6 +258,7 @@ def model_card(
         f"- Telling which of the {n_classes} classes it was trained on a photo shows, in `starrec predict`, "
         "`starrec serve` or your own code, for people who agreed to be recognised.\n"
         "- Teaching and studying the machine-learning workflow: data, training, cross validation, metrics.",
+        how_to_use(image_size, faces),
         "It is a closed-set classifier: every photo gets one of its classes. A person it has never seen is "
         "given the most similar known class, sometimes with a high probability; under its min_confidence it says "
         '"not sure", but it cannot say "unknown" and it does not verify anyone\'s identity.',
@@ -234,6 +317,7 @@ def model_card(
         "- The face detector (OpenCV's Haar cascade, when `faces.detect` is on) finds frontal faces; profiles, "
         'small or covered faces are missed and the photo is refused ("no face found").\n'
         f"- Trained in {run.precision}: on another CPU or TensorFlow build the last digits of every score may differ.",
+        provenance_section(run, train, origin),
         "## Consent",
         "Photos of people are personal data, and recognising faces processes biometric data (in the EU, GDPR "
         "article 9: explicit consent or another legal basis). Train only on photos of people who agreed to it; keep "
@@ -263,3 +347,110 @@ def folds_line(kfold: dict) -> str:
         f"{kfold['k']}-fold cross validation over train + val: accuracy {mean_std(kfold['accuracy'])} "
         f"(folds from {min(accuracies):.4f} to {max(accuracies):.4f}), macro F1 {mean_std(kfold['f1_macro'])}."
     )
+
+
+MODEL_NAME = "star-recognizer"
+"""The model's name in the card's model-index and in dvc.yaml's artifacts (the registry entry)."""
+
+
+def dataset_name(source: str) -> str:
+    """The name the card gives ``data.source``: a built-in source's own name, else the last part of the folder
+    path or URL (never the rest of a local path)."""
+    if source in ("digits", "synthetic", "lfw"):
+        return source
+    path = urlsplit(source).path if "://" in source else source
+    return PurePosixPath(path.rstrip("/")).name or source
+
+
+def front_matter(run: RunMetrics, data: DataParams, faces: FacesParams) -> str:
+    """The card's YAML front-matter as the Hugging Face Hub reads it: license, library, tags, datasets and a
+    ``model-index`` with the test split's scores and the K-fold means, each value as the metrics files hold it."""
+    dataset, test, kfold = dataset_name(data.source), run.test, run.kfold
+    task = {"type": "image-classification", "name": "Image classification"}
+    tested = [
+        {"type": "accuracy", "value": test["accuracy"], "name": "Test accuracy"},
+        {"type": "f1", "value": test["f1_macro"], "name": "Test macro F1", "args": {"average": "macro"}},
+    ]
+    if "ece" in test and run.calibration:
+        bins = run.calibration["bins"]
+        tested.append({"type": "ece", "value": test["ece"], "name": f"Test expected calibration error ({bins} bins)"})
+    folds = [
+        {"type": key, "value": kfold[score]["mean"], "name": f"{kfold['k']}-fold cross-validation {name} (mean)"}
+        for key, score, name in (("accuracy", "accuracy", "accuracy"), ("f1", "f1_macro", "macro F1"))
+    ]
+    results = [
+        {"task": task, "dataset": {"name": dataset, "type": dataset, "split": split}, "metrics": metrics}
+        for split, metrics in (("test", tested), ("train+val", folds))
+    ]
+    tags = ["image-classification", "keras", "cnn", "dvc", "starrec"]
+    meta = {
+        "license": LICENSE,
+        "library_name": "keras",
+        "pipeline_tag": "image-classification",
+        "tags": tags if data.source in NOT_PEOPLE else [*tags, "face-recognition"],
+        "datasets": [dataset],
+        "metrics": ["accuracy", "f1"],
+        "model-index": [{"name": MODEL_NAME, "results": results}],
+    }
+    return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---"
+
+
+LICENSE = "mit"
+"""The license the card gives the model: the code's (LICENSE); photos of people bring their own terms."""
+
+
+def how_to_use(image_size: int, faces: FacesParams) -> str:
+    """The card's "How to use": ``starrec predict``, and the model in plain Keras in six lines (a test runs them)."""
+    crop = "crop the face first, as training did (`faces` in params.yaml); " if faces.detect else ""
+    return (
+        "## How to use\n\n"
+        '`starrec predict photo.jpg` gives the top 3 classes, crops faces as in training and says "not sure" under '
+        f"min_confidence. In plain Keras, without starrec (an RGB photo resized to {image_size}x{image_size}; "
+        f"{crop}the model converts and normalises it itself):\n\n"
+        "```python\n"
+        "import json, zipfile, keras, numpy as np\n"
+        "from PIL import Image\n"
+        'model = keras.saving.load_model("models/model.keras")\n'
+        'classes = json.loads(zipfile.ZipFile("models/model.keras").read("starrec.json"))["classes"]\n'
+        f'photo = np.asarray(Image.open("photo.jpg").convert("RGB").resize(({image_size}, {image_size})), "float32")\n'
+        "print(classes[int(model.predict(photo[None], verbose=0).argmax())])\n"
+        "```"
+    )
+
+
+def provenance_section(run: RunMetrics, train: TrainParams, origin: Provenance | None) -> str:
+    """When and where the model was trained, from which commit and data, with which libraries, and its exports'
+    sizes and latency (metrics/export.json); the parts a run from before them lacks are left out."""
+    lines = ["## Provenance"]
+    if run.machine:
+        machine = run.machine
+        when = f"Trained {markdown_text(machine['finished'])} UTC" if "finished" in machine else "Trained"
+        took = f", {machine['seconds']:.0f} s for {train.epochs} epochs" if "seconds" in machine else ""
+        lines.append(f"{when} on {markdown_text(machine['cpu'])} in {markdown_text(machine['precision'])}{took}.")
+    if origin:
+        lines.append(
+            f"Git commit {markdown_text(origin.commit)} (HEAD when the pipeline ran; dvc.lock holds every code and "
+            f"params hash); data (`data/raw`) md5 {markdown_text(origin.data_hash)} in dvc.lock. Libraries: "
+            + ", ".join(f"{name} {markdown_text(version)}" for name, version in origin.versions.items())
+            + "."
+        )
+    if run.export and "latency_ms" in run.export:
+        export = run.export
+        lines.append(
+            "Exports (`models/export`), each run in its own runtime on this machine: one photo at a time, median of "
+            f"{export['latency_runs']} runs after a warm-up; largest probability difference from the Keras model on "
+            "test images:\n\n"
+            + markdown_table(
+                ["file", "size (KiB)", "latency (ms)", "largest difference"],
+                [
+                    [
+                        markdown_text(name),
+                        f"{export['bytes'][name] / 1024:,.0f}",
+                        f"{latency:.2f}",
+                        f"{export['max_abs_difference'][name]:.1e}",
+                    ]
+                    for name, latency in export["latency_ms"].items()
+                ],
+            )
+        )
+    return "\n\n".join(lines) if len(lines) > 1 else ""

@@ -23,6 +23,11 @@ probabilities to match the float32 copy's within ``TOLERANCE``.
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -67,11 +72,11 @@ def export_model(
     images: np.ndarray,
     quantize: str = "none",
     calibration: np.ndarray | None = None,
-) -> tuple[keras.Model, dict]:
+) -> tuple[keras.Model, Checked]:
     """Write every format and ``starrec.json`` (with each export's sha256) to ``out``, all or nothing: each
     is checked (:func:`check_exports` on ``images``) before the folder is moved into place, so an export
     that fails leaves the previous one as it was. With ``quantize`` (dynamic, int8: calibrated on the
-    ``calibration`` images), also the quantised LiteRT model. Returns the float32 copy and the differences."""
+    ``calibration`` images), also the quantised LiteRT model. Returns the float32 copy and what was checked."""
     copy = float32_copy(model)
     with atomic_path(out) as temporary, native_stderr_filtered():  # the converters' and interpreter's notes
         temporary.mkdir(parents=True)
@@ -84,8 +89,8 @@ def export_model(
         digests = {name: export_digest(temporary / name) for name in names}
         sidecar = ExportInfo(info, int(model.input_shape[1]), digests)
         (temporary / INFO_NAME).write_text(sidecar.to_json(), encoding="utf-8")
-        differences = check_exports(temporary, copy, images)
-    return copy, differences
+        checked = check_exports(temporary, copy, images)
+    return copy, checked
 
 
 def quantized_litert(copy: keras.Model, quantize: str, calibration: np.ndarray | None, path: Path) -> None:
@@ -128,17 +133,58 @@ def quantized_report(out: Path, quantize: str, images: np.ndarray, labels: np.nd
     }
 
 
-def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> dict[str, float]:
-    """The largest |probability difference| of each export against ``reference`` on ``images``;
-    ExportMismatch if one exceeds TOLERANCE."""
-    expected = reference(images.astype(np.float32), training=False).numpy()
-    differences = {}
+LATENCY_RUNS = 30
+"""Single-photo calls timed per export (after one warm-up call); their median is its latency."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check_exports` saw of each export: its largest |probability difference| from the Keras
+    model, its median latency on one photo in ms (of :data:`LATENCY_RUNS` calls) and its size in bytes."""
+
+    max_abs_difference: dict[str, float]
+    latency_ms: dict[str, float]
+    bytes: dict[str, int]
+
+    def report(self) -> dict:
+        """metrics/export.json's part of it."""
+        return {**dataclasses.asdict(self), "latency_runs": LATENCY_RUNS}
+
+    def summary(self) -> str:
+        """``saved_model 0.0e+00 (1.20 ms), ...``: each export's largest difference and latency."""
+        return ", ".join(f"{n} {d:.1e} ({self.latency_ms[n]:.2f} ms)" for n, d in self.max_abs_difference.items())
+
+
+def check_exports(out: Path, reference: keras.Model, images: np.ndarray) -> Checked:
+    """Each export in ``out`` run in its own runtime on ``images`` against ``reference``, and timed on the
+    first; ExportMismatch if a probability differs by more than TOLERANCE."""
+    images = images.astype(np.float32)
+    expected = reference(images, training=False).numpy()
+    differences, latency = {}, {}
     for name in FORMATS:
         classifier = load_classifier(out / name)
-        differences[name] = float(np.abs(classifier.probabilities(images.astype(np.float32)) - expected).max())
+        differences[name] = float(np.abs(classifier.probabilities(images) - expected).max())
         if differences[name] > TOLERANCE:
             raise ExportMismatch(
                 f"{out.name}/{name}: probabilities differ from the Keras model's by {differences[name]:.2e} "
                 f"(more than {TOLERANCE:g}); nothing was exported"
             )
-    return differences
+        latency[name] = median_ms(classifier.probabilities, images[:1])
+    sizes = {name: sum(f.stat().st_size for f in files(out / name)) for name in FORMATS}
+    return Checked(differences, latency, sizes)
+
+
+def median_ms(call: Callable[[np.ndarray], object], image: np.ndarray, runs: int = LATENCY_RUNS) -> float:
+    """The median wall time of ``call(image)`` in ms over ``runs`` calls, after one warm-up call."""
+    call(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call(image)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def files(path: Path) -> list[Path]:
+    """``path`` if it is a file, else every file under it."""
+    return [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
