@@ -29,6 +29,10 @@ def test_copies_follow_their_original_and_are_reproducible(tiny_arrays):
         np.testing.assert_array_equal(a["image"], b["image"])
     other_seed = materialise(with_augmented_copies(from_arrays(images[:4], labels[:4]), params, seed=4))
     assert not np.array_equal(first[1]["image"], other_seed[1]["image"])
+    for position, example in enumerate(first):  # variant c of example i: the seed (3, i * 3 + c)
+        i, c = divmod(position, 3)
+        seeded = augment_image(images[i], np.array([3, i * 3 + c]), params).numpy() if c else images[i]
+        np.testing.assert_array_equal(example["image"], seeded)
 
 
 def test_everything_off_is_the_identity(tiny_arrays):

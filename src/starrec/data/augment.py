@@ -61,25 +61,20 @@ def with_augmented_copies(dataset: tf.data.Dataset, params: AugmentParams, seed:
     """Each example (dict with image, label, id) followed by ``params.copies`` augmented variants.
 
     Variant ``c`` of example ``i`` uses the seed ``(seed, i * (copies + 1) + c)``;
-    its id is the original id plus ``#aug<c>``.
+    its id is the original id plus ``#aug<c>``. An example's variants are made in one map and unbatched:
+    a dataset per example (``flat_map``) cost ~0.7 ms each, most of a fold's first epoch.
     """
+    if params.copies == 0:
+        return dataset
     variants = params.copies + 1
 
-    def repeat(index, example):
-        copies = tf.data.Dataset.from_tensors((index, example)).repeat(variants)
-        return copies.enumerate()
-
-    def vary(copy, indexed):
-        index, example = indexed
-        if params.copies == 0:
-            return example
-        augmented = augment_image(
-            example["image"], tf.stack([tf.constant(seed, tf.int64), index * variants + copy]), params
-        )
+    def with_variants(index, example):
+        image, identity = example["image"], example["id"]
+        seeds = [tf.stack([tf.constant(seed, tf.int64), index * variants + copy]) for copy in range(1, variants)]
         return {
-            "image": tf.where(copy == 0, example["image"], augmented),
-            "label": example["label"],
-            "id": tf.where(copy == 0, example["id"], example["id"] + tf.strings.format("#aug{}", copy)),
+            "image": tf.stack([image, *(augment_image(image, s, params) for s in seeds)]),
+            "label": tf.fill([variants], example["label"]),
+            "id": tf.stack([identity, *(identity + f"#aug{copy}" for copy in range(1, variants))]),
         }
 
-    return dataset.enumerate().flat_map(repeat).map(vary, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.enumerate().map(with_variants, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
