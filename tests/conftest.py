@@ -161,7 +161,13 @@ def fit_arrays(params, images, labels, **options):
     stats = normalization_stats([images], params.augment.grayscale)
     val_examples, data_id = options.pop("val_examples", None), options.pop("data_id", "")
     data = TrainingData(from_arrays(images, labels), len(labels), 3, stats, val_examples, data_id)
-    return fit(data, params.model, params.train, params.seed, RunOptions(**{"verbose": 0, **options}))
+    return fit(
+        data,
+        params.model,
+        params.train,
+        params.seed,
+        RunOptions(**{"verbose": 0, "runtime": params.runtime, **options}),
+    )
 
 
 def read_arrays(directory: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -67,8 +67,8 @@ def main(mode: str, epochs: int, out: Path) -> None:
                 "batch_size": 5,
                 "learning_rate": 0.01,
                 "precision": "float32",
-                "backup_every_s": 0,
             },
+            "runtime": {"backup_every_s": 0},
         }
     )
     params = replace(params, "train", early_stopping_patience=2)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import fit_arrays, replace, save_image
-from starrec.cli import main
+from starrec.app.cli import main
 from starrec.model_info import ModelFileError, ModelInfo
 from starrec.params import FacesParams
 from starrec.ship.card import how_to_use

@@ -32,7 +32,8 @@ TINY = {
     "image": {"size": 16, "shard_size": 16},
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
-    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9, "backup_every_s": 0},
+    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
+    "runtime": {"backup_every_s": 0},
     "kfold": {"k": 2, "parts": [0, 1]},
     "tune": {"trials": 2},
     "learning_curve": {"fractions": [0.5, 1.0]},
@@ -293,7 +294,7 @@ def test_queued_momentum_grid_then_compare_and_report(repo, browser):
     printed = run(repo, "starrec", "compare", "workspace", slow)
     assert printed.startswith(f"A = workspace, B = {slow}: the same 2 folds and the same 12 test images")
 
-    run(repo, "starrec", "report", "--baseline", slow, "--out", "report")
+    run(repo, "starrec", "report", "--against", slow, "--out", "report")
     markdown = (repo / "report" / "report.md").read_text()
     momentum = yaml.safe_load((repo / "params.yaml").read_text())["train"]["momentum"]
     assert f"| train.momentum | 0.0 | {momentum} |" in markdown and "| CNN test accuracy |" in markdown

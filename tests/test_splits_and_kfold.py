@@ -9,12 +9,13 @@ from tqdm import tqdm
 
 from conftest import from_arrays, read_arrays
 from starrec.atomic import write_json
+from starrec.cv import fold as fold_stage
+from starrec.cv.fold import FoldData, FoldPart, FoldSettings, train_folds
+from starrec.cv.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
+from starrec.cv.splits import KFoldError, fold_indices
 from starrec.data.records import write_shards
 from starrec.data.split import SplitError, split_counts, split_indices, write_splits
 from starrec.errors import MissingInput
-from starrec.evaluation import fold as fold_stage
-from starrec.evaluation.fold import FoldData, FoldRun, FoldSettings, KFoldError, fold_indices, train_folds
-from starrec.evaluation.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 CLASSES = ["ann", "bob", "cy"]
@@ -114,9 +115,9 @@ def fold_data(images, labels, data_id="") -> FoldData:
 
 
 def cross_validate(images, labels, p, data_id="", **run):
-    """Every fold of the tiny data, k = 3, collected: ``run`` makes the :class:`FoldRun`."""
+    """Every fold of the tiny data, k = 3, collected: ``run`` makes the :class:`FoldPart`."""
     data = fold_data(images, labels, data_id)
-    return collect_folds([train_folds(data, FoldSettings(3, p.seed, p.augment, p.model, p.train), FoldRun(**run))])
+    return collect_folds([train_folds(data, FoldSettings(3, p.seed, p.augment, p.model, p.train), FoldPart(**run))])
 
 
 def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tiny_params, tiny_arrays):
@@ -138,7 +139,7 @@ def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, ti
     images, labels = tiny_arrays
     p = tiny_params
     settings = FoldSettings(3, p.seed, p.augment, p.model, p.train)
-    parts = [train_folds(fold_data(images, labels), settings, FoldRun(part=part, parts=2)) for part in (1, 0)]
+    parts = [train_folds(fold_data(images, labels), settings, FoldPart(part=part, parts=2)) for part in (1, 0)]
     assert [[fold["fold"] for fold in part["folds"]] for part in parts] == [[1], [0, 2]]
     assert collect_folds(parts).report() == cross_validate(images, labels, p).report()
     with pytest.raises(IncompleteFolds, match=r"miss folds \[1\] and repeat \[\] of 3"):

@@ -1,4 +1,4 @@
-"""train.tensorboard writes scalars, weight and gradient histograms and augmented inputs."""
+"""runtime.tensorboard writes scalars, weight and gradient histograms and augmented inputs."""
 
 import tensorflow as tf
 

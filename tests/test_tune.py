@@ -19,10 +19,10 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from conftest import ENV, ROOT, from_arrays, replace
+from starrec.cv.fold import FoldData, FoldSettings, train_folds
+from starrec.cv.learning_curve import diagnose, learning_curve, sample
 from starrec.errors import MissingInput, StarrecError
-from starrec.evaluation.fold import FoldData, FoldSettings, train_folds
 from starrec.params import LearningCurveParams, ParamsError, load_params, parse_params, render_params_yaml
-from starrec.tune.learning_curve import diagnose, learning_curve, sample
 from starrec.tune.results import apply_best, search_lines
 from starrec.tune.search import SEARCH_LOCK, TuneError, history, importances, nested_cv, open_study, report, run_trials
 from starrec.tune.space import current_values, exp_run_command, grid, searched, suggest, with_values
@@ -359,7 +359,7 @@ def test_apply_writes_the_best_values_into_params_yaml_and_the_summary_follows(t
 
 
 def test_summary_adds_the_search_and_the_diagnosis_and_says_what_is_missing(tmp_path, monkeypatch, capsys):
-    from starrec.cli import main
+    from starrec.app.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["summary"]) == 1

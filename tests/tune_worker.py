@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import from_arrays, make_tiny_arrays, make_tiny_params, replace
-from starrec.evaluation.fold import FoldData, FoldSettings
+from starrec.cv.fold import FoldData, FoldSettings
 from starrec.tune.search import WORKER, open_study, run_trials
 
 

@@ -164,19 +164,10 @@ class TrainParams:
     early_stopping_patience: int = param(
         0, "epochs without val_loss improvement before stopping (0: off)", low=0, high=100_000
     )
-    backup_every_s: float = param(
-        60.0, "least seconds between two backups of the training state (0: after every epoch)", low=0.0, high=1e9
-    )
-    tensorboard: bool = param(False, "write TensorBoard logs to logs/")
     precision: str = param(
         "auto",
         "auto (mixed_bfloat16 on a CPU with bfloat16, else float32) | float32 | mixed_bfloat16 | mixed_float16",
         choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
-    )
-    cache: str = param(
-        "auto",
-        "auto (in memory up to 2 GiB of pixels, else none) | memory | disk | none",
-        choices=("auto", "memory", "disk", "none"),
     )
     distribute: str = param(
         "none",
@@ -187,6 +178,29 @@ class TrainParams:
     def validate(self, key):
         if isinstance(self.batch_size, str) and self.batch_size != "full":
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
+
+
+@dataclass(frozen=True)
+class RuntimeParams:
+    """How the stages run, never what they compute: no stage lists these keys in dvc.yaml, so changing one
+    re-runs nothing (the resume and cache tests show the results are the same)."""
+
+    backup_every_s: float = param(
+        60.0, "least seconds between two backups of the training state (0: after every epoch)", low=0.0, high=1e9
+    )
+    cache: str = param(
+        "auto",
+        "training pixels kept after their first pass: auto (in memory up to 2 GiB, else none) | memory | disk | none",
+        choices=("auto", "memory", "disk", "none"),
+    )
+    tensorboard: bool = param(False, "write TensorBoard logs of the train stage to logs/")
+
+
+UNTRACKED = "runtime"
+"""The params section no stage depends on (:class:`RuntimeParams`)."""
+
+MOVED = {f"train.{name}": f"{UNTRACKED}.{name}" for name in ("backup_every_s", "cache", "tensorboard")}
+"""Keys of starrec 0.2 and where they are now: still read (for one release), with a note from check_params."""
 
 
 @dataclass(frozen=True)
@@ -380,6 +394,9 @@ class Params:
     tune: TuneParams = section(
         TuneParams, "search by K-fold (tune/dvc.yaml; docs/tuning.md): ranges of the lecture's knobs"
     )
+    runtime: RuntimeParams = section(
+        RuntimeParams, "how the stages run, not what they compute: changing it re-runs nothing"
+    )
 
     def validate(self, key):
         blocks = len(self.model.conv_filters)
@@ -392,8 +409,25 @@ class Params:
 
 
 def parse_params(raw: dict) -> Params:
-    """Validate a params mapping (as read from YAML); defaults fill missing keys."""
-    return build(Params, raw, "")
+    """Validate a params mapping (as read from YAML); defaults fill missing keys; :data:`MOVED` keys are read
+    where they are now."""
+    return build(Params, moved(raw)[0], "")
+
+
+def moved(raw: dict) -> tuple[dict, list[str]]:
+    """``raw`` with each :data:`MOVED` key at its new place (a value given there too wins), and a note for each."""
+    raw, notes = {**raw, **{name: dict(value) for name, value in raw.items() if isinstance(value, dict)}}, []
+    for old, new in MOVED.items():
+        section, key = old.split(".")
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            value = raw[section].pop(key)
+            target_section, target = new.split(".")
+            if raw.get(target_section) is None:
+                raw[target_section] = {}
+            if isinstance(raw[target_section], dict):
+                raw[target_section].setdefault(target, value)
+            notes.append(f"{old} is now {new} (it re-runs no stage); move it in params.yaml")
+    return raw, notes
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -414,6 +448,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             f"{path}: must be a mapping of sections to values; `starrec params > {path}` writes the defaults"
         )
     return parse_params(raw)
+
+
+def moved_keys_notes(path: str | Path = "params.yaml") -> list[str]:
+    """A note for each key of ``path`` that :data:`MOVED` names (check_params prints them)."""
+    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    return moved(raw)[1] if isinstance(raw, dict) else []
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

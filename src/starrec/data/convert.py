@@ -15,6 +15,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
+from starrec import artifacts
 from starrec.atomic import write_csv, write_json
 from starrec.data.duplicates import duplicate_groups, thumbnail
 from starrec.data.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
@@ -120,9 +121,9 @@ def ingest(
     for row, group in zip(manifest, groups):
         row["group"] = manifest[group]["id"]
     result = Ingested(names, manifest, rejected, dropped)
-    write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
-    write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
-    write_json(directory / "classes.json", result.classes)
+    write_csv(directory / artifacts.MANIFEST.name, pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
+    write_csv(directory / artifacts.REJECTED.name, pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
+    write_json(directory / artifacts.CLASSES.name, result.classes)
     return result
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from starrec.params import TrainParams
 
 CACHE_IN_MEMORY_UP_TO = 2 * 2**30
-"""``train.cache: auto`` keeps the training pixels in memory up to this many bytes (uint8), else re-reads them."""
+"""``runtime.cache: auto`` keeps the training pixels in memory up to this many bytes (uint8), else re-reads them."""
 
 SHUFFLE_BUFFER_BYTES = 128 * 2**20
 """The shuffle buffer holds at most this many bytes of pixels (and at most the whole set)."""

@@ -54,7 +54,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from starrec import __version__
+from starrec import __version__, artifacts
 from starrec.data.images import RejectedImage, decode_bytes
 from starrec.data.photos import model_inputs
 from starrec.ship.classifiers import Classifier, export_digest, load_classifier
@@ -331,7 +331,9 @@ def create_app(
     in ``allowed_hosts`` get 400 (DNS rebinding: a web page that makes a browser call this machine)."""
     classifier = load_classifier(model_path)
     explain = None
-    no_saliency: str | None = f"{classifier.path.name} is an export, without gradients; serve model.keras for one"
+    no_saliency: str | None = (
+        f"{classifier.path.name} is an export, without gradients; serve {artifacts.MODEL.name} for one"
+    )
     if classifier.keras_model is not None:  # saliency needs TensorFlow's gradients; an export is served without it
         from starrec.evaluation.visualize import saliency_function
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import keras
 
+from starrec import artifacts
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput
 from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_model_info
 from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale: older model files)
 
-REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
+REBUILD = f"rebuild it with `dvc repro -s train` or restore it with `dvc checkout {artifacts.MODEL}`"
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -1,6 +1,6 @@
 """Resume an interrupted training at its last finished epoch.
 
-After an epoch (at most every ``train.backup_every_s`` seconds) :class:`EpochBackup`
+After an epoch (at most every ``runtime.backup_every_s`` seconds) :class:`EpochBackup`
 writes one file, ``<directory>/backup.npz``, atomically and in the background:
 the model's variables (weights and the dropout layers' random states, which a
 ``.keras`` file does not keep), the optimiser's variables
@@ -13,7 +13,6 @@ with the same weights as an uninterrupted run. Another fingerprint discards it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -26,7 +25,6 @@ import keras
 import numpy as np
 
 from starrec.atomic import atomic_path, write_json
-from starrec.params import TrainParams
 
 BACKUP_FILE = "backup.npz"
 
@@ -34,11 +32,6 @@ BACKUP_FILE = "backup.npz"
 def fingerprint(*parts) -> str:
     """sha256 of the parts' ``repr`` (params dataclasses, counts, statistics, data hashes)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
-
-
-def result_params(train: TrainParams) -> TrainParams:
-    """``train`` without the keys that cannot change a result (``backup_every_s``): what a fingerprint takes."""
-    return dataclasses.replace(train, backup_every_s=0.0)
 
 
 def load_finished(path: Path, expected: str) -> dict | None:

@@ -23,12 +23,12 @@ from starrec.atomic import atomic_path
 from starrec.data.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
 from starrec.errors import StarrecError
 from starrec.hardware import resolve_precision
-from starrec.params import ModelParams, TrainParams
+from starrec.params import ModelParams, RuntimeParams, TrainParams
 from starrec.train.distribute import DistributeError, broadcast_from_chief, is_multi_worker
 from starrec.train.network import build_model
 from starrec.train.optim import make_optimizer
 from starrec.train.preprocess import NormalizationStats
-from starrec.train.resume import EpochBackup, fingerprint, load_backup, result_params
+from starrec.train.resume import EpochBackup, fingerprint, load_backup
 
 
 class TrainingDiverged(StarrecError, RuntimeError):
@@ -164,13 +164,14 @@ class TrainingData:
 @dataclass(frozen=True)
 class RunOptions:
     """How a fit runs, whatever it learns: Keras callbacks (those with ``replay_epoch(epoch, logs)`` are first
-    shown the epochs a resumed run restored), printing, the backup folder (None: no resume) and the
-    tf.distribute strategy (None: this process)."""
+    shown the epochs a resumed run restored), printing, the backup folder (None: no resume), the
+    tf.distribute strategy (None: this process) and the ``runtime`` params (backup interval, cache)."""
 
     callbacks: Sequence[keras.callbacks.Callback] = ()
     verbose: int = 1
     backup_dir: Path | None = None
     strategy: tf.distribute.Strategy | None = None
+    runtime: RuntimeParams = RuntimeParams()
 
 
 def fit(
@@ -183,7 +184,7 @@ def fit(
     penalty, and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
     ``learning_rate`` and ``momentum``.
 
-    With ``run.backup_dir``, epochs are backed up there (``train.backup_every_s``) and a run with the same
+    With ``run.backup_dir``, epochs are backed up there (``runtime.backup_every_s``) and a run with the same
     params, statistics and ``data.data_id`` resumes after the last backed-up epoch (other workers take the
     chief's state); a finished fit removes the backup.
     """
@@ -202,9 +203,9 @@ def fit(
     backups = []
     if run.backup_dir is not None:
         fingerprinted = (data.n_examples, data.num_classes, data.stats, data.data_id)
-        expected = fingerprint(model_params, result_params(train_params), seed, *fingerprinted)
+        expected = fingerprint(model_params, train_params, seed, *fingerprinted)
         restored = load_backup(run.backup_dir, expected)
-        every_s, last = train_params.backup_every_s, train_params.epochs
+        every_s, last = run.runtime.backup_every_s, train_params.epochs
         backups.append(EpochBackup(run.backup_dir, expected, restored, early_stopping, every_s, last))
     history = keras.callbacks.History()
     progress = [EpochLine(data.n_examples, train_params.epochs)] if run.verbose else []
@@ -226,7 +227,8 @@ def fit(
                 if hasattr(callback, "replay_epoch"):
                     callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
     with _lost_workers_reported(strategy), _backups_joined(backups):
-        _train_epochs(model, strategy, data, train_params, seed, range(first_epoch, train_params.epochs), callback_list)
+        epochs = range(first_epoch, train_params.epochs)
+        _train_epochs(model, strategy, data, train_params, seed, epochs, callback_list, run.runtime.cache)
     callback_list.on_train_end()
     if restored:
         history.history = {name: restored.history.get(name, []) + values for name, values in history.history.items()}
@@ -244,12 +246,14 @@ def _train_epochs(
     seed: int,
     epochs: range,
     callback_list: keras.callbacks.CallbackList,
+    cache: str,
 ) -> None:
-    """The epochs' loop: one compiled epoch of training steps, then validation, then the callbacks."""
+    """The epochs' loop: one compiled epoch of training steps, then validation, then the callbacks; the pixels
+    kept after their first pass as ``cache`` (``runtime.cache``) says."""
     batch_size = resolve_batch_size(train_params.batch_size, data.n_examples)
     steps = tf.constant(steps_per_epoch(train_params, data.n_examples), tf.int64)
     steps_of = _Steps(model, strategy)
-    cache = cache_mode(train_params.cache, data.n_examples, data.image_size)
+    cache = cache_mode(cache, data.n_examples, data.image_size)
     model.stop_training = False
     with tempfile.TemporaryDirectory(prefix="starrec-cache-") as scratch:
         batches_of_epochs = training_batches(data.examples, batch_size, seed, epochs, cache, Path(scratch) / "t")

@@ -16,7 +16,7 @@ from starrec.params import TuneParams
 if TYPE_CHECKING:  # neither TensorFlow nor Optuna for starrec tune apply and summary
     import optuna
 
-    from starrec.evaluation.fold import FoldSettings
+    from starrec.cv.fold import FoldSettings
 
 Settings = TypeVar("Settings")  # FoldSettings or Params: both have train and model
 
