@@ -5,6 +5,7 @@ through the module too)."""
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def docstring_ids(tree: ast.AST) -> set[int]:
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 found.add(id(first.value))
         if isinstance(node, (ast.Module, ast.ClassDef)):  # attribute docstrings: a string after an assignment
-            for before, after in zip(node.body, node.body[1:]):
+            for before, after in itertools.pairwise(node.body):
                 if isinstance(before, (ast.Assign, ast.AnnAssign)) and isinstance(after, ast.Expr):
                     found.add(id(after.value))
     return found

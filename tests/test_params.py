@@ -52,7 +52,7 @@ def test_an_experiment_changes_only_the_lines_of_its_values(tmp_path, override, 
     path.write_text(render_params_yaml(), encoding="utf-8")
     apply_overrides(path, [override])
     before, after = render_params_yaml().splitlines(), path.read_text(encoding="utf-8").splitlines()
-    assert len(before) == len(after) and sum(a != b for a, b in zip(before, after)) == changed
+    assert len(before) == len(after) and sum(a != b for a, b in zip(before, after, strict=True)) == changed
     assert layout(path.read_text(encoding="utf-8")) == layout(render_params_yaml())
 
 

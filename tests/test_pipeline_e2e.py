@@ -159,6 +159,22 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
     assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
 
 
+def test_changing_a_runtime_key_re_runs_no_stage_but_the_params_check(repo):
+    """runtime.* decides how a stage runs (backups, cache, TensorBoard), never its result: no stage lists it."""
+    repo, _ = repo
+    params = repo / "params.yaml"
+    original = params.read_text()
+    edited = yaml.safe_load(original)
+    edited["runtime"] = {"backup_every_s": 5.0, "cache": "none", "tensorboard": True}
+    params.write_text(yaml.safe_dump(edited))
+    try:
+        status = json.loads(run(repo, "dvc", "status", "--json"))
+    finally:
+        params.write_text(original)
+    assert set(status) == {"check_params"}, status
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
+
+
 def backed_up_epochs(repo: Path) -> int:
     try:
         with np.load(repo / ".backup/train/backup.npz") as saved:

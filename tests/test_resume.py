@@ -31,7 +31,7 @@ def test_resumed_training_ends_with_the_same_weights_and_history(tmp_path, tiny_
         fit_arrays(params, images, labels, backup_dir=tmp_path, callbacks=[Crash(2)], **validation)
     assert (tmp_path / BACKUP_FILE).is_file()
     resumed, resumed_history = fit_arrays(params, images, labels, backup_dir=tmp_path, **validation)
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert resumed_history.history == straight_history.history
     assert not tmp_path.exists()  # a finished fit leaves no backup
@@ -45,7 +45,7 @@ def test_a_backup_of_other_params_is_discarded(tmp_path, tiny_params, tiny_array
     straight, _ = fit_arrays(other, *tiny_arrays)
     resumed, history = fit_arrays(other, *tiny_arrays, backup_dir=tmp_path)
     assert len(history.epoch) == 3
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -57,7 +57,7 @@ def test_backups_wait_for_runtime_backup_every_s(tmp_path, tiny_params, tiny_arr
     straight, _ = fit_arrays(params, *tiny_arrays)
     resumed, history = fit_arrays(params, *tiny_arrays, backup_dir=tmp_path)  # starts again
     assert len(history.epoch) == 3
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -128,7 +128,7 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
     assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
     assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
     folds = fold_indices(labels, np.arange(len(labels)).astype(str), 3, p.seed, CLASSES)
-    for fold, (_, test) in zip(report["folds"], folds):
+    for fold, (_, test) in zip(report["folds"], folds, strict=True):
         assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
     assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
     assert report["accuracy"]["mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in report["folds"]]))
@@ -158,7 +158,7 @@ def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, ti
 def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, tiny_arrays):
     images, labels = tiny_arrays
     ids = [f"x{i}" for i in range(len(labels))]
-    write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=7)
+    write_shards(zip(images, labels, ids, strict=True), tmp_path / "records", shard_size=7)
     chosen = split_indices(labels, np.asarray(ids), FRACTIONS, seed=3, classes=CLASSES)
     write_splits(tmp_path / "records", chosen, tmp_path / "split", shard_size=5)
     assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test", "train", "val"]  # no scratch left

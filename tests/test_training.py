@@ -40,7 +40,7 @@ def test_resolve_batch_size():
 def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
     first, _ = train(tiny_params, *tiny_arrays)
     second, _ = train(tiny_params, *tiny_arrays)
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -50,7 +50,7 @@ def test_every_seed_of_the_range_trains_reproducibly(tiny_params, tiny_arrays, s
     first, history = train(params, *tiny_arrays)
     second, _ = train(params, *tiny_arrays)
     assert len(history.history["loss"]) == params.train.epochs
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -299,7 +299,7 @@ def test_two_workers_share_one_study_in_postgresql(postgres, tmp_path):
         for n in range(2)
     ]
     outputs = [worker.communicate(timeout=600) for worker in workers]
-    for worker, (_, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
     ran = [set(json.loads(out.splitlines()[-1])) for out, _ in outputs]
     assert ran[0] and ran[1] and not ran[0] & ran[1]  # both worked, no trial twice

@@ -118,14 +118,14 @@ def params_read(script: Path, files: set[Path]) -> set[str]:
             raise AssertionError(f"{script.name} hands all params to a function; pass the sections it needs")
         if not isinstance(node, ast.Attribute) or id(node) in inner:
             continue
-        chain = []
+        chain: list[str] = []
         while isinstance(node, ast.Attribute):
             chain.insert(0, node.attr)
             node = node.value
         if not (isinstance(node, ast.Name) and node.id == "params") or chain[0] == UNTRACKED:
             continue  # runtime.*: read, never declared, so that changing it re-runs nothing
         section = sections.get(chain[0])
-        if len(chain) == 1 and dataclasses.is_dataclass(section):
+        if len(chain) == 1 and isinstance(section, type) and dataclasses.is_dataclass(section):
             read, names = field_reads.get(section.__name__, set()), {f.name for f in dataclasses.fields(section)}
             fields = names if ALL_FIELDS in read else names & read
             keys |= {f"{chain[0]}.{name}" for name in fields} or {chain[0]}
@@ -197,9 +197,9 @@ def rewritten(text: str, wanted: dict[str, tuple[list[str], list[str]]]) -> str:
             continue
         out.append(line)
         index += 1
-        items = []
-        while index < len(lines) and ITEM.match(lines[index].rstrip("\n")):
-            items.append(ITEM.match(lines[index].rstrip("\n")))
+        items: list[re.Match[str]] = []
+        while index < len(lines) and (item := ITEM.match(lines[index].rstrip("\n"))):
+            items.append(item)
             index += 1
         indent = items[0].group("indent") if items else "      "
         comments = {item.group("value"): item.group("comment") or "" for item in items}

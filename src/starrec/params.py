@@ -49,7 +49,7 @@ class DataParams:
         None, "a folder of photos of people in none of the classes: evaluate counts those it refuses (null: none)"
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if self.unknown_source is not None and not self.unknown_source.strip():
             fail(f"{key}.unknown_source", "is empty; allowed: a folder of photos, or null")
         if not self.source.strip():
@@ -71,7 +71,7 @@ class FacesParams:
     margin: float = param(0.2, "extra border around a face, as a fraction of its size", low=0.0, high=1.0)
     multiple: str = param("largest", "largest | all", choices=("largest", "all"))
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if self.detect and not _cascade_path(self.cascade).is_file():
             fail(f"{key}.cascade", f"no such cascade {self.cascade!r} (a file of OpenCV's data folder, or a path)")
 
@@ -88,7 +88,7 @@ class SplitParams:
     val: float = param(0.2, "fraction for validation", low=0.0, high=1.0)
     test: float = param(0.2, "fraction for the final test", low=0.0, high=1.0, low_open=True)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             fail(key, f"train + val + test = {total:g}; they must sum to 1")
@@ -121,7 +121,7 @@ class AugmentParams:
     hue: float = param(0.0, "max hue delta (the stars: 0.05)", low=0.0, high=0.5)
     grayscale: bool = param(True, "RGB -> grayscale before normalisation, as in the lecture")
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         _check_factor_range(f"{key}.contrast", self.contrast)
         _check_factor_range(f"{key}.saturation", self.saturation)
 
@@ -134,7 +134,7 @@ class ModelParams:
     dropout: float = param(0.3, "after each dense layer (0 disables)", low=0.0, high=1.0, high_open=True)
     l2: float = param(0.0001, "weight decay on the dense layers (0 disables)", low=0.0, high=100.0)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.conv_filters:
             fail(f"{key}.conv_filters", "must be a non-empty list of positive integers")
 
@@ -175,7 +175,7 @@ class TrainParams:
         choices=("none", "mirrored", "multi_worker"),
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.batch_size, str) and self.batch_size != "full":
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
 
@@ -214,7 +214,7 @@ class KFoldParams:
         high=1023,
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.parts or self.parts != list(range(len(self.parts))):
             fail(f"{key}.parts", f"{self.parts}; must be [0, 1, ..., n-1] for n >= 1 parts, e.g. [0, 1, 2]")
 
@@ -235,7 +235,7 @@ class CalibrationParams:
         high=1.0,
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.min_confidence, str) and self.min_confidence != "auto":
             fail(f"{key}.min_confidence", f"{self.min_confidence!r}; allowed: auto or a number from 0 to 1")
 
@@ -258,7 +258,7 @@ class BaselineParams:
     svc_c: float = param(10.0, "eigenfaces: C of the RBF support vector classifier", low=0.0, high=1e6, low_open=True)
     logistic_c: float = param(1.0, "logistic regression: C, the inverse L2 strength", low=0.0, high=1e6, low_open=True)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.pca_components, str) and self.pca_components != "auto":
             fail(f"{key}.pca_components", f"{self.pca_components!r}; allowed: a positive integer or auto")
 
@@ -322,7 +322,7 @@ class TuneParams:
         0, "outer folds of a nested cross validation around the search (0: off; small data)", low=0, high=100
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         for name in ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout"):
             _check_range(f"{key}.{name}", getattr(self, name))
         if self.batch_size is not None and (not self.batch_size or len(set(self.batch_size)) != len(self.batch_size)):
@@ -365,7 +365,7 @@ class LearningCurveParams:
     )
     max_gap: float = param(0.05, "high variance: training minus validation accuracy exceeds this", low=0.0, high=1.0)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.fractions or self.fractions != sorted(set(self.fractions)):
             fail(f"{key}.fractions", f"{self.fractions!r}; allowed: increasing fractions in (0, 1]")
 
@@ -398,7 +398,7 @@ class Params:
         RuntimeParams, "how the stages run, not what they compute: changing it re-runs nothing"
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         blocks = len(self.model.conv_filters)
         if self.image.size >> blocks < 1:
             fail(

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from starrec.errors import StarrecError
 
@@ -61,5 +62,5 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _exit_on_terminate(signum, frame):
+def _exit_on_terminate(signum: int, frame: object) -> NoReturn:
     sys.exit(128 + signum)

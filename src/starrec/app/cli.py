@@ -58,7 +58,7 @@ def summary() -> str:
     return "\n".join(lines)
 
 
-def _tune(args) -> int:
+def _tune(args: argparse.Namespace) -> int:
     from starrec.tune.results import apply_best
 
     changes = apply_best(args.params, artifacts.TUNE)
@@ -68,7 +68,7 @@ def _tune(args) -> int:
     return 0
 
 
-def _predict(args) -> int:
+def _predict(args: argparse.Namespace) -> int:
     from starrec.ship.predict import format_predictions, predict_photos
 
     results = predict_photos(args.photos, model_path=args.model, top_k=args.top_k)
@@ -79,7 +79,7 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
-def _compare(args) -> int:
+def _compare(args: argparse.Namespace) -> int:
     from starrec.evaluation.compare import compare
     from starrec.evaluation.runs import load_run
 
@@ -88,7 +88,7 @@ def _compare(args) -> int:
     return 0
 
 
-def _report(args) -> int:
+def _report(args: argparse.Namespace) -> int:
     from starrec.app.report import write_report
 
     for path in write_report(args.against, args.out):
@@ -96,7 +96,7 @@ def _report(args) -> int:
     return 0
 
 
-def _serve(args) -> int:
+def _serve(args: argparse.Namespace) -> int:
     from starrec.ship.serve import Limits, serve
 
     limits = Limits(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,14 +45,14 @@ class EpochProgress(keras.callbacks.Callback):
     """Shows the epoch inside the current fold, its loss and its training images per second on the folds'
     progress bar."""
 
-    def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int):
+    def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int) -> None:
         super().__init__()
         self.bar, self.epochs, self.images_per_epoch = bar, epochs, images_per_epoch
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         rate = self.images_per_epoch / (time.perf_counter() - self.started)
         loss = (logs or {}).get("loss", float("nan"))
         self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}, {rate:.1f} images/s")
@@ -81,7 +81,9 @@ class FoldData:
     ) -> FoldData:
         """The train and val splits' records together at ``size`` pixels (the folds never see the test split)."""
         examples = read_records(train, size).concatenate(read_records(val, size))
-        labels, ids = (np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val)))
+        labels, ids = (
+            np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val), strict=True)
+        )
         return cls(examples, labels, group_by_id(manifest, ids), load_classes(interim), content_hash(train, val))
 
     def subset(self, indices: np.ndarray) -> FoldData:
@@ -183,10 +185,10 @@ def examples_at(examples: tf.data.Dataset, size: int, indices: np.ndarray) -> tf
 class FoldSubsets:
     """The examples of fold f (``test``) and of every other fold (``train``), by each example's position."""
 
-    def __init__(self, examples: tf.data.Dataset, fold_of: np.ndarray):
+    def __init__(self, examples: tf.data.Dataset, fold_of: np.ndarray) -> None:
         self.indexed, self.table = examples.enumerate(), tf.constant(fold_of)
 
-    def _where(self, keep) -> tf.data.Dataset:
+    def _where(self, keep: Callable[[tf.Tensor], tf.Tensor]) -> tf.data.Dataset:
         return self.indexed.filter(lambda index, _: keep(tf.gather(self.table, index))).map(lambda _, example: example)
 
     def train(self, number: int) -> tf.data.Dataset:

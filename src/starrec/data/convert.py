@@ -103,7 +103,7 @@ def ingest(
     write_serialized_shards(
         (
             relabel(record, labels[row["class"]])
-            for record, row in zip(serialized_records([str(scratch)]), rows)
+            for record, row in zip(serialized_records([str(scratch)]), rows, strict=True)
             if row["class"] in labels
         ),
         directory / "records",
@@ -118,7 +118,7 @@ def ingest(
         np.asarray([thumbnails[index] for index in kept]).reshape(len(kept), -1),
         data.near_duplicate_rms,
     )
-    for row, group in zip(manifest, groups):
+    for row, group in zip(manifest, groups, strict=True):
         row["group"] = manifest[group]["id"]
     result = Ingested(names, manifest, rejected, dropped)
     write_csv(directory / artifacts.MANIFEST.name, pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))

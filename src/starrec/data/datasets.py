@@ -43,7 +43,7 @@ def _pairs(examples: tf.data.Dataset) -> tf.data.Dataset:
     return examples.map(lambda example: (example["image"], example["label"]), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _to_float(images, labels):
+def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cast(images, tf.float32), labels
 
 

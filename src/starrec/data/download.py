@@ -51,7 +51,7 @@ def write_digits(target: Path) -> None:
 
     digits = load_digits()
     pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    for index, (image, label) in enumerate(zip(pixels, digits.target)):
+    for index, (image, label) in enumerate(zip(pixels, digits.target, strict=True)):
         _save_png(image, target / str(label) / f"digit_{index:04d}.png")
 
 
@@ -97,7 +97,7 @@ def write_lfw(target: Path, data_home: str | None, min_faces: int) -> None:
             "the folder that holds lfw_home)"
         ) from None
     pixels = np.round(people.images * 255.0).clip(0, 255).astype(np.uint8)
-    for index, (image, label) in enumerate(zip(pixels, people.target)):
+    for index, (image, label) in enumerate(zip(pixels, people.target, strict=True)):
         name = people.target_names[label].replace(" ", "_")
         _save_png(image, target / name / f"{name}_{index:05d}.png")
 

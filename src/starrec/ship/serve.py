@@ -190,7 +190,7 @@ def predict_crops(
     else:
         probabilities, saliency = explain(batch)
     faces = []
-    for number, (crop, row) in enumerate(zip(crops, probabilities)):
+    for number, (crop, row) in enumerate(zip(crops, probabilities, strict=True)):
         faces.append(
             {
                 "sure": is_sure(row, classifier.info.min_confidence),
@@ -235,7 +235,7 @@ class BodyLimit:
     than ``timeout_s`` or the whole body longer than ``deadline_s``. Starlette and uvicorn have none of
     these (Starlette limits only multipart parts)."""
 
-    def __init__(self, app, limit: int, timeout_s: float, deadline_s: float = Limits.body_deadline_s):
+    def __init__(self, app, limit: int, timeout_s: float, deadline_s: float = Limits.body_deadline_s) -> None:
         self.app, self.limit, self.timeout_s, self.deadline_s = app, limit, timeout_s, deadline_s
 
     async def __call__(self, scope, receive, send):
@@ -273,7 +273,7 @@ class HeaderDeadlineProtocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
     _counted: str | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         if address is not None and self.open_by_client[address] >= self.per_client:

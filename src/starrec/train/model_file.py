@@ -69,7 +69,7 @@ def _renumbered(node, numbers: dict[int, int]):
     return node
 
 
-def load_model(path) -> keras.Model:
+def load_model(path: str | Path) -> keras.Model:
     """Load a saved ``.keras`` model with starrec's custom layers and optimiser registered."""
     if not Path(path).is_file():
         raise MissingInput(f"{path}: no trained model; run `dvc repro` (or `make run`) first")
@@ -79,7 +79,7 @@ def load_model(path) -> keras.Model:
         raise ModelFileError(f"{path}: not a readable .keras model ({error}); {REBUILD}") from None
 
 
-def load_model_info(path, model: keras.Model) -> ModelInfo:
+def load_model_info(path: str | Path, model: keras.Model) -> ModelInfo:
     """The :class:`ModelInfo` saved in ``path``, checked against ``model``'s outputs."""
     try:
         with zipfile.ZipFile(path) as bundle:

@@ -108,22 +108,22 @@ class EpochBackup(keras.callbacks.Callback):
         self.writer: threading.Thread | None = None
         self.error: BaseException | None = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.last_backup = time.monotonic()
         backup = self.restored
         if backup is None:
             return
         optimizer = self.model.optimizer  # built by fit, in the strategy's scope
-        for variable, value in zip(self.model.variables, backup.model):
+        for variable, value in zip(self.model.variables, backup.model, strict=True):
             variable.assign(value)
-        for variable, value in zip(optimizer.variables, backup.optimizer):
+        for variable, value in zip(optimizer.variables, backup.optimizer, strict=True):
             variable.assign(value)
         if self.early_stopping is not None and backup.early_stopping:
             for name, value in backup.early_stopping.items():
                 setattr(self.early_stopping, name, value)
             self.early_stopping.best_weights = backup.best_weights
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
         if time.monotonic() - self.last_backup < self.every_s or epoch + 1 == self.epochs:
@@ -153,7 +153,7 @@ class EpochBackup(keras.callbacks.Callback):
         self.writer.start()
         self.last_backup = time.monotonic()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         self.join()
 
     def join(self) -> None:

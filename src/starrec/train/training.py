@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def set_determinism(seed: int) -> None:
 class ScheduleLogger(keras.callbacks.Callback):
     """Adds the effective learning rate (alpha) and momentum (epsilon) to each epoch's logs."""
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
         optimizer = self.model.optimizer
@@ -71,11 +71,11 @@ class DivergenceGuard(keras.callbacks.Callback):
     result and keep the CPU from running ahead.
     """
 
-    def __init__(self, train: TrainParams):
+    def __init__(self, train: TrainParams) -> None:
         super().__init__()
         self.train = train
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             train = self.train
@@ -89,14 +89,14 @@ class DivergenceGuard(keras.callbacks.Callback):
 class EpochLine(keras.callbacks.Callback):
     """Prints each epoch's logs and its training images per second."""
 
-    def __init__(self, images_per_epoch: int, epochs: int):
+    def __init__(self, images_per_epoch: int, epochs: int) -> None:
         super().__init__()
         self.images_per_epoch, self.epochs = images_per_epoch, epochs
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         rate = self.images_per_epoch / (time.perf_counter() - self.started)
         values = " ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items())
         print(f"epoch {epoch + 1}/{self.epochs}: {values}; {rate:.1f} images/s", flush=True)
@@ -107,14 +107,14 @@ class LiveMetrics(DVCLiveCallback):
     the training ends, so that a killed run leaves no half result where ``dvc metrics show`` and
     ``dvc plots show`` look; :meth:`replay_epoch` re-logs an epoch that a resumed run restored."""
 
-    def __init__(self, directory: Path, partial: Path):
+    def __init__(self, directory: Path, partial: Path) -> None:
         super().__init__(dir=str(partial), dvcyaml=None, save_dvc_exp=False, report=None)
         self.directory, self.partial = Path(directory), Path(partial)
 
     def replay_epoch(self, epoch: int, logs: dict) -> None:
         self.on_epoch_end(epoch, logs)
 
-    def on_train_end(self, logs=None) -> None:
+    def on_train_end(self, logs: dict | None = None) -> None:
         super().on_train_end(logs)  # dvclive's live.end(): its last files
         with atomic_path(self.directory) as final:
             shutil.move(self.partial, final)
@@ -274,7 +274,7 @@ def _train_epochs(
 
 
 @contextlib.contextmanager
-def _backups_joined(backups: list[EpochBackup]):
+def _backups_joined(backups: list[EpochBackup]) -> Iterator[None]:
     """On an error, the backup being written is finished first (the next run resumes from it)."""
     try:
         yield
@@ -286,7 +286,7 @@ def _backups_joined(backups: list[EpochBackup]):
 
 
 @contextlib.contextmanager
-def _lost_workers_reported(strategy: tf.distribute.Strategy):
+def _lost_workers_reported(strategy: tf.distribute.Strategy) -> Iterator[None]:
     """A lost worker of a multi-worker run (TensorFlow notices within seconds: heartbeats) as one line."""
     try:
         yield
@@ -313,7 +313,7 @@ def _count(batched: tf.data.Dataset) -> int:
     return int(batched.reduce(tf.constant(0, tf.int64), lambda count, batch: count + tf.shape(batch[1], tf.int64)[0]))
 
 
-def _named(totals, prefix: str) -> dict[str, float]:
+def _named(totals: tf.Tensor, prefix: str) -> dict[str, float]:
     """``{loss, accuracy}`` from summed (loss x examples, correct, examples)."""
     loss_sum, correct, count = (float(value) for value in totals)
     return {f"{prefix}accuracy": correct / count, f"{prefix}loss": loss_sum / count}
@@ -328,21 +328,23 @@ class _Steps:
     to the gradient of the batch's mean loss.
     """
 
-    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy):
+    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy) -> None:
         self.model, self.strategy = model, strategy
         self.loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
         self.optimizer = model.optimizer
         self.scales_loss = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
 
-    def _totals(self, labels, probabilities, loss_per_example, penalty):
+    def _totals(
+        self, labels: tf.Tensor, probabilities: tf.Tensor, loss_per_example: tf.Tensor, penalty: tf.Tensor | float
+    ) -> tf.Tensor:
         count = tf.cast(tf.shape(labels)[0], tf.float32)
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32))
         return tf.stack([tf.reduce_sum(loss_per_example) + penalty * count, correct, count])
 
-    def _penalty(self):
+    def _penalty(self) -> tf.Tensor | float:
         return tf.add_n([tf.cast(loss, tf.float32) for loss in self.model.losses]) if self.model.losses else 0.0
 
-    def _train_step(self, images, labels):
+    def _train_step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         context = tf.distribute.get_replica_context()
         global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(labels)[0], tf.float32))
         with tf.GradientTape() as tape:
@@ -353,15 +355,15 @@ class _Steps:
             if self.scales_loss:
                 loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
         return self._totals(labels, probabilities, per_example, penalty)
 
-    def _evaluate_step(self, images, labels):
+    def _evaluate_step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         probabilities = self.model(images, training=False)
         return self._totals(labels, probabilities, self.loss(labels, probabilities), self._penalty())
 
     @tf.function
-    def train_epoch(self, iterator, steps):
+    def train_epoch(self, iterator: Iterator, steps: tf.Tensor) -> tf.Tensor:
         totals = tf.zeros(3)
         for _ in tf.range(steps):
             per_replica = self.strategy.run(self._train_step, args=next(iterator))
@@ -369,7 +371,7 @@ class _Steps:
         return totals
 
     @tf.function
-    def evaluate(self, iterator, steps):
+    def evaluate(self, iterator: Iterator, steps: tf.Tensor) -> tf.Tensor:
         totals = tf.zeros(3)
         for _ in tf.range(steps):
             per_replica = self.strategy.run(self._evaluate_step, args=next(iterator))
@@ -388,7 +390,7 @@ def _agree_on_the_start(strategy, model, restored, early_stopping) -> int:
     best = np.inf if stopping.best is None else stopping.best
     state = np.asarray([first_epoch, stopping.wait, best, stopping.best_epoch], np.float64)
     *shared, shared_state = broadcast_from_chief(strategy, [*variables, state])
-    for variable, value in zip(variables, shared):
+    for variable, value in zip(variables, shared, strict=True):
         variable.assign(value)
     first_epoch, stopping.wait, stopping.best, stopping.best_epoch = shared_state.tolist()
     stopping.wait, stopping.best_epoch = int(stopping.wait), int(stopping.best_epoch)
