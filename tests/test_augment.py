@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from conftest import from_arrays
+from helpers.data import from_arrays
 from starrec.data.augment import augment_image, with_augmented_copies
 from starrec.params import AugmentParams
 

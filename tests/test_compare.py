@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import run
+from helpers.project import run
 from starrec.errors import MissingInput
 from starrec.evaluation.compare import NotComparable, compare
 from starrec.evaluation.runs import RunResults, flatten, read_text

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import free_port
+from helpers.project import free_port
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from conftest import run
+from helpers.project import run
 from starrec.app.cli import main
 from starrec.atomic import write_json
 from starrec.evaluation.evaluate import evaluate

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import fit_arrays, replace, save_image
+from helpers.data import fit_arrays, replace, save_image
 from starrec.app.cli import main
 from starrec.model_info import ModelFileError, ModelInfo
 from starrec.params import FacesParams

@@ -7,7 +7,7 @@ import typing
 import pytest
 import yaml
 
-from conftest import ROOT
+from helpers.project import ROOT
 from starrec.params import Params, ParamsError, load_params, moved_keys_notes, parse_params, render_params_yaml
 
 

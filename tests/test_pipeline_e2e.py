@@ -15,7 +15,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ENV, copy_project, free_port, run, save_image, stages_run
+from helpers.data import save_image
+from helpers.project import ENV, copy_project, free_port, run, stages_run
 from starrec.ship.classifiers import load_classifier
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import fit_arrays, replace, save_image
+from helpers.data import fit_arrays, replace, save_image
 from starrec.app.cli import main
 from starrec.data.images import RejectedImage, read_file
 from starrec.model_info import INFO_NAME, ModelInfo

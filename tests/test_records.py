@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import read_arrays
+from helpers.data import read_arrays
 from starrec.data.records import (
     count_records,
     read_labels_and_ids,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ENV
+from helpers.project import ENV
 from starrec.app.cli import main
 from starrec.params import render_params_yaml
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import fit_arrays, from_arrays, replace
+from helpers.data import fit_arrays, from_arrays, replace
 from starrec.train.resume import BACKUP_FILE
 
 

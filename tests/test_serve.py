@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import starrec
-from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
+from helpers.data import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
 from serving import abuse, lean_venv, start_service
 from starrec.model_info import ModelInfo
 from starrec.params import FacesParams

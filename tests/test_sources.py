@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import save_image
+from helpers.data import save_image
 from starrec.data.archives import UnsafeArchiveError, extract_archive
 from starrec.data.download import SourceError, download_source, write_renamed
 from starrec.data.fetch import DownloadError, fetch_url

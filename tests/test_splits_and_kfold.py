@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tqdm import tqdm
 
-from conftest import from_arrays, read_arrays
+from helpers.data import from_arrays, read_arrays
 from starrec.atomic import write_json
 from starrec.cv import fold as fold_stage
 from starrec.cv.fold import FoldData, FoldPart, FoldSettings, train_folds

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from conftest import fit_arrays, from_arrays
+from helpers.data import fit_arrays, from_arrays
 from starrec.train.tensorboard import tensorboard_callbacks
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import starrec
-from conftest import ROOT, from_arrays, replace
-from conftest import fit_arrays as train
+from helpers.data import fit_arrays as train
+from helpers.data import from_arrays, replace
+from helpers.project import ROOT
 from starrec.data.datasets import resolve_batch_size
 from starrec.model_info import parse_model_info
 from starrec.params import MomentumSchedule
@@ -171,7 +172,7 @@ SAVE_IN_A_NEW_PROCESS = """
 import sys
 from pathlib import Path
 sys.path.insert(0, "tests")
-from conftest import fit_arrays, make_tiny_arrays, make_tiny_params
+from helpers.data import fit_arrays, make_tiny_arrays, make_tiny_params
 from starrec.model_info import ModelInfo
 from starrec.params import FacesParams
 from starrec.train.model_file import save_model

@@ -18,7 +18,8 @@ import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from conftest import ENV, ROOT, from_arrays, replace
+from helpers.data import from_arrays, replace
+from helpers.project import ENV, ROOT
 from starrec.cv.fold import FoldData, FoldSettings, train_folds
 from starrec.cv.learning_curve import diagnose, learning_curve, sample
 from starrec.errors import MissingInput, StarrecError
@@ -246,7 +247,7 @@ POSTGRES_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 def postgres():
     """A real PostgreSQL server (Debian's postgresql) on a free port of 127.0.0.1, as the user postgres when
     this runs as root (the server refuses root); yields the SQLAlchemy URL of a new database."""
-    from conftest import free_port
+    from helpers.project import free_port
 
     if not POSTGRES_BIN:
         message = "needs Debian's postgresql (apt-get install postgresql)"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import copy_project, run, stages_run
+from helpers.project import copy_project, run, stages_run
 from starrec.params import load_params
 from starrec.tune.results import holds
 
