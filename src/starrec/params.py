@@ -323,7 +323,9 @@ class TuneParams:
     )
 
     def validate(self, key: str) -> None:
-        for name in ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout"):
+        for name in SEARCHED:
+            if name in CHOICE_RANGES:
+                continue
             _check_range(f"{key}.{name}", getattr(self, name))
         if self.batch_size is not None and (not self.batch_size or len(set(self.batch_size)) != len(self.batch_size)):
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: null or a list of distinct batch sizes")
@@ -348,7 +350,18 @@ def holds_password(url: str) -> bool:
     return parts.password is not None or bool(PASSWORD_QUERY_KEYS & {key.lower() for key in parse_qs(parts.query)})
 
 
-SEARCHED = ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout", "batch_size")
+SEARCHED_KEYS = {
+    "train.momentum": "momentum",
+    "train.momentum_schedule.end": "momentum_end",
+    "train.momentum_schedule.rate": "momentum_rate",
+    "train.learning_rate": "learning_rate",
+    "model.dropout": "dropout",
+    "train.batch_size": "batch_size",
+}
+"""Each params key the search can vary and the ``tune.*`` field that holds its range: the one list of them."""
+SEARCHED = tuple(SEARCHED_KEYS.values())
+CHOICE_RANGES = {"batch_size"}
+"""``tune.*`` fields that list choices, not a [low, high] range."""
 
 
 @dataclass(frozen=True)

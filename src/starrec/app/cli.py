@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from starrec import __version__, artifacts
-from starrec.errors import MissingInput, StarrecError
+from starrec.errors import MissingInput
 from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import load_params, render_params_yaml
-from starrec.stage import describe
+from starrec.stage import one_line
 
 PIPELINE_ONLY = frozenset(
     {"tensorflow", "keras", "markdown", "matplotlib", "dvc", "dvclive", "sklearn", "scipy", "pandas", "optuna", "tqdm"}
@@ -191,16 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         commands_run = {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve, "tune": _tune}
         return commands_run[args.command](args)
-    except StarrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a missing, unreadable or unwritable path, a full disk: the user's to fix
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in PIPELINE_ONLY:
             raise
         print(f"error: starrec {args.command}{LEAN_INSTALL.format(module=error.name)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # the stages' policy; a path typed here that is missing or unreadable is the user's too
+        message = one_line(error, any_path=True)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 

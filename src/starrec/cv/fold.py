@@ -18,7 +18,6 @@ the data, never on its part, so any split into parts gives the same report.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,23 +37,19 @@ from starrec.params import AugmentParams, ModelParams, RuntimeParams, TrainParam
 from starrec.train.inference import labels_and_probabilities
 from starrec.train.preprocess import normalization_stats
 from starrec.train.resume import fingerprint, load_finished, save_finished
-from starrec.train.training import RunOptions, TrainingData, fit
+from starrec.train.training import EpochRate, RunOptions, TrainingData, fit
 
 
-class EpochProgress(keras.callbacks.Callback):
+class EpochProgress(EpochRate):
     """Shows the epoch inside the current fold, its loss and its training images per second on the folds'
     progress bar."""
 
     def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int) -> None:
-        super().__init__()
-        self.bar, self.epochs, self.images_per_epoch = bar, epochs, images_per_epoch
+        super().__init__(images_per_epoch, epochs)
+        self.bar = bar
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        rate = self.images_per_epoch / (time.perf_counter() - self.started)
-        loss = (logs or {}).get("loss", float("nan"))
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        loss = logs.get("loss", float("nan"))
         self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}, {rate:.1f} images/s")
 
 

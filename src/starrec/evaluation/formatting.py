@@ -15,6 +15,11 @@ def with_interval(scores: Mapping[str, Any], key: str) -> str:
     return f"{scores[key]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
 
 
+def score(value: float | None) -> str:
+    """A score with 4 decimals, or "undefined" for null (a ratio with nothing to divide by)."""
+    return "undefined" if value is None else f"{value:.4f}"
+
+
 def mean_std(summary: MeanStd) -> str:
     """``0.9868 ± 0.0026``: the folds' mean and standard deviation of one score."""
     return f"{summary['mean']:.4f} ± {summary['std']:.4f}"

@@ -28,7 +28,7 @@ from starrec.artifacts import (
     read_json,
     read_optional,
 )
-from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, with_interval
+from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, score, with_interval
 from starrec.model_info import INFO_NAME, parse_model_info
 from starrec.params import AugmentParams, DataParams, FacesParams, ModelParams, TrainParams
 
@@ -206,11 +206,6 @@ def _percent(score: Proportion) -> str:
     return f"{100 * value:.1f} % [{100 * interval['low']:.1f}, {100 * interval['high']:.1f} %]"
 
 
-def score_cell(value: float | None) -> str:
-    """A score with 4 decimals, or "undefined" for null (a ratio with nothing to divide by)."""
-    return "undefined" if value is None else f"{value:.4f}"
-
-
 def class_counts(split_counts: list[SplitCount]) -> dict[str, dict[str, int]]:
     """{class: {split: images}} of metrics/split_counts.json, classes in its order."""
     counts: dict[str, dict[str, int]] = {}
@@ -304,7 +299,7 @@ def model_card(
             [
                 [
                     markdown_text(name),
-                    *(score_cell(s[key]) for key in ("f1", "recall", "precision")),
+                    *(score(s[key]) for key in ("f1", "recall", "precision")),
                     str(s["support"]),
                 ]
                 for name, s in weakest_classes(run.per_class)

@@ -86,8 +86,9 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
 
 
-class EpochLine(keras.callbacks.Callback):
-    """Prints each epoch's logs and its training images per second."""
+class EpochRate(keras.callbacks.Callback):
+    """Times each epoch and hands :meth:`show` its logs and its training images per second (the one timer of
+    the train stage's lines and the folds' progress bar)."""
 
     def __init__(self, images_per_epoch: int, epochs: int) -> None:
         super().__init__()
@@ -97,8 +98,17 @@ class EpochLine(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        rate = self.images_per_epoch / (time.perf_counter() - self.started)
-        values = " ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items())
+        self.show(epoch, logs or {}, self.images_per_epoch / (time.perf_counter() - self.started))
+
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        raise NotImplementedError
+
+
+class EpochLine(EpochRate):
+    """Prints each epoch's logs and its training images per second."""
+
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        values = " ".join(f"{name} {value:.4g}" for name, value in logs.items())
         print(f"epoch {epoch + 1}/{self.epochs}: {values}; {rate:.1f} images/s", flush=True)
 
 
