@@ -1,6 +1,7 @@
 # make run: set up .venv if needed, then the whole DVC pipeline on the built-in data. make tune: the search by
 # K-fold and the learning curve (tune/dvc.yaml), then `starrec tune apply` and make run for the test score.
-# make test: same set-up, then the test suite (make test-fast: the unit tests only). make lint: ruff check + format check, mypy on src/.
+# make test: same set-up, then the test suite (make test-fast: the unit tests only). make lint: ruff check + format check, mypy
+# on src/ and stages/. make deps: each stage's code deps and params written into dvc.yaml and tune/dvc.yaml (tools/stage_deps.py).
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 # make lock: requirements/{cpu,gpu,serve}.txt anew from pyproject.toml (uv; today's versions kept, UPGRADE=--upgrade
@@ -17,7 +18,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run tune test test-fast lint format bench clean lock plots-template
+.PHONY: setup run tune test test-fast lint format deps bench clean lock plots-template
 
 $(INSTALLED): $(LOCK) requirements/$(VARIANT).txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +62,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+deps: setup  # each stage's code deps and params in dvc.yaml and tune/dvc.yaml, as its script reads them
+	$(BIN)/python tools/stage_deps.py --write
 
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py --out bench/results.json

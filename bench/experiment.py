@@ -103,7 +103,7 @@ def stage_walls(lines: list[tuple[float, str]], started: float, ended: float) ->
     """Each stage's seconds from its ``Running stage`` line to the next one (or ``ended``)."""
     starts = [(when, line.split("'")[1]) for when, line in lines if line.startswith("Running stage")]
     walls = {}
-    for (when, name), (following, _) in zip(starts, [*starts[1:], (ended, "")]):
+    for (when, name), (following, _) in zip(starts, [*starts[1:], (ended, "")], strict=True):
         walls[name] = round(following - when, 1)
     if starts:
         walls["(dvc before the first stage)"] = round(starts[0][0] - started, 1)

@@ -1,7 +1,7 @@
 """Peak memory of every stage, each run as `dvc repro` runs it: its own process, in a repo folder.
 
 Generated images (``data.source: synthetic``) at ``image.size`` 140, for N and
-4N images; one epoch, 2 folds and ``train.cache: none``, so that the numbers
+4N images; one epoch, 2 folds and ``runtime.cache: none``, so that the numbers
 show the streaming design (``auto`` would cache up to
 :data:`starrec.data.datasets.CACHE_IN_MEMORY_UP_TO` bytes of pixels on purpose).
 The peak is the process's high-water resident set size, ``VmHWM`` of
@@ -42,7 +42,7 @@ def _params(images: int, size: int) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["data"].update(source="synthetic", synthetic_classes=CLASSES, synthetic_per_class=images // CLASSES)
     params["image"]["size"] = size
-    params["train"].update(epochs=1, cache="none")
+    params["train"]["epochs"], params["runtime"]["cache"] = 1, "none"
     params["kfold"].update(k=2, parts=[0])
     return params
 

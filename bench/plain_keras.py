@@ -28,7 +28,7 @@ def load(folder: str, size: int, n_train: int, n_val: int) -> tuple[np.ndarray, 
     dataset = keras.utils.image_dataset_from_directory(
         folder, image_size=(size, size), color_mode="grayscale", batch_size=None, shuffle=True, seed=0
     )
-    images, labels = map(np.stack, zip(*dataset.as_numpy_iterator()))
+    images, labels = map(np.stack, zip(*dataset.as_numpy_iterator(), strict=True))
     if len(images) < n_train + n_val:
         raise SystemExit(f"{folder} has {len(images)} images, fewer than --train + --val")
     return images[:n_train], labels[:n_train], images[n_train : n_train + n_val], labels[n_train : n_train + n_val]
@@ -79,7 +79,9 @@ def bare_step_seconds(model: keras.Model, x, y, args) -> list[float]:
         with tf.GradientTape() as tape:
             loss = loss_function(labels, model(images, training=True))
             scaled = optimizer.scale_loss(loss)
-        optimizer.apply_gradients(zip(tape.gradient(scaled, model.trainable_variables), model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(tape.gradient(scaled, model.trainable_variables), model.trainable_variables, strict=True)
+        )
         return loss
 
     ends = [time.perf_counter()]

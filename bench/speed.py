@@ -21,6 +21,7 @@ images/s = training images / the median of the epochs' seconds after the first
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -101,7 +102,7 @@ def stage_rate(repo: Path, params: dict) -> tuple[float, int]:
     ends = [when for when, line in lines if re.match(r"epoch \d+/\d+:", line)]
     images = int(next(re.search(r"training on (\d+) images", line)[1] for _, line in lines if "training on" in line))
     first = next(when for when, line in lines if "training on" in line)
-    return rate(images, [b - a for a, b in zip([first, *ends], ends)]), images
+    return rate(images, [b - a for a, b in itertools.pairwise([first, *ends])]), images
 
 
 def plain_rate(repo: Path, params: dict, images: int, bare_step: bool, allocator: str) -> float:

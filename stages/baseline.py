@@ -1,7 +1,7 @@
 """Stage baseline: eigenfaces (PCA + SVC) and logistic regression on the CNN's split and input
 -> metrics/baseline.json (accuracy and macro F1 on the test split, with 95 % intervals)."""
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import write_json
 from starrec.data.manifest import load_classes
 from starrec.evaluation.baseline import score_baselines
@@ -10,18 +10,18 @@ from starrec.stage import run_stage
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
+    params = load_params(artifacts.PARAMS)
     report = score_baselines(
-        paths.TRAIN_SPLIT,
-        paths.TEST_SPLIT,
-        len(load_classes(paths.INTERIM)),
+        artifacts.TRAIN_SPLIT,
+        artifacts.TEST_SPLIT,
+        len(load_classes(artifacts.INTERIM)),
         image_size=params.image.size,
         grayscale=params.augment.grayscale,
         params=params.baseline,
         resamples=params.evaluate.bootstrap_resamples,
         seed=params.seed,
     )
-    write_json(paths.BASELINE, report)
+    write_json(artifacts.BASELINE, report)
     components = report["eigenfaces"]["pca_components"]
     if components != params.baseline.pca_components:
         print(f"baseline: baseline.pca_components {params.baseline.pca_components} -> {components} on this data")

@@ -1,7 +1,7 @@
 """Stage card: the model card of this run -> models/model_card.md (Hugging Face front-matter, intended use,
 how to use, data, scores with their intervals and the baselines, weakest classes, limits, provenance, consent)."""
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import atomic_path
 from starrec.params import load_params
 from starrec.ship.card import model_card, provenance, read_run
@@ -9,9 +9,9 @@ from starrec.stage import run_stage
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
+    params = load_params(artifacts.PARAMS)
     card = model_card(
-        read_run(paths.MODEL),
+        read_run(artifacts.MODEL),
         params.data,
         params.faces,
         image_size=params.image.size,
@@ -20,9 +20,9 @@ def main() -> None:
         train=params.train,
         origin=provenance(),
     )
-    with atomic_path(paths.MODEL_CARD) as path:
+    with atomic_path(artifacts.MODEL_CARD) as path:
         path.write_text(card, encoding="utf-8")
-    print(f"card: {paths.MODEL_CARD}")
+    print(f"card: {artifacts.MODEL_CARD}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,16 @@
 """Stage kfold: the fold@P parts put together -> metrics/kfold.json (mean ± std over the folds, pooled)."""
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import write_json
-from starrec.evaluation.kfold import collect_folds, load_parts
+from starrec.cv.kfold import collect_folds, load_parts
 from starrec.params import load_params
 from starrec.stage import run_stage
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
-    result = collect_folds(load_parts(paths.KFOLD_PARTS, params.kfold.parts))
-    write_json(paths.KFOLD, result.report())
+    params = load_params(artifacts.PARAMS)
+    result = collect_folds(load_parts(artifacts.KFOLD_PARTS, params.kfold.parts))
+    write_json(artifacts.KFOLD, result.report())
     print(f"kfold: {result.summary_line()}")
 
 

@@ -1,6 +1,6 @@
 """Stage split: stratified, seeded train/val/test TFRecords; copies of a picture stay together."""
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import atomic_path, write_json
 from starrec.data.manifest import load_classes, load_manifest
 from starrec.data.split import SPLITS, split_counts, split_indices, write_splits
@@ -9,15 +9,15 @@ from starrec.stage import run_stage
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
-    manifest = load_manifest(paths.MANIFEST)
+    params = load_params(artifacts.PARAMS)
+    manifest = load_manifest(artifacts.MANIFEST)
     labels = manifest["label"].to_numpy()
     fractions = {name: getattr(params.split, name) for name in SPLITS}
-    classes = load_classes(paths.INTERIM)
+    classes = load_classes(artifacts.INTERIM)
     chosen = split_indices(labels, manifest["group"].to_numpy(), fractions, params.seed, classes)
-    with atomic_path(paths.SPLIT) as split_dir:
-        write_splits(paths.RECORDS, chosen, split_dir, params.image.shard_size)
-    write_json(paths.SPLIT_COUNTS, split_counts(labels, chosen, classes))
+    with atomic_path(artifacts.SPLIT) as split_dir:
+        write_splits(artifacts.RECORDS, chosen, split_dir, params.image.shard_size)
+    write_json(artifacts.SPLIT_COUNTS, split_counts(labels, chosen, classes))
     print("split: " + ", ".join(f"{name} {len(chosen[name])}" for name in SPLITS))
 
 

@@ -3,7 +3,7 @@ its temperature and the least confidence it answers with on the validation split
 
 import time
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import content_hash, count_records, read_records
@@ -20,24 +20,24 @@ from starrec.train.training import LiveMetrics, RunOptions, TrainingData, fit
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
+    params = load_params(artifacts.PARAMS)
     strategy = make_strategy(params.train.distribute)  # before any other TensorFlow op
     chief = is_chief(strategy)  # every worker of a multi_worker run trains; only the chief writes
-    train, val = paths.AUGMENTED_TRAIN, paths.VAL_SPLIT
-    examples, classes = read_records(train, params.image.size), load_classes(paths.INTERIM)
-    callbacks = [LiveMetrics(paths.TRAIN_LIVE, paths.TRAIN_LIVE_PARTIAL)] if chief else []
-    if chief and params.train.tensorboard:
-        callbacks += tensorboard_callbacks(paths.TENSORBOARD, examples)
-    stats, val_examples = NormalizationStats.load(paths.NORMALIZATION), read_records(val, params.image.size)
+    train, val = artifacts.AUGMENTED_TRAIN, artifacts.VAL_SPLIT
+    examples, classes = read_records(train, params.image.size), load_classes(artifacts.INTERIM)
+    callbacks = [LiveMetrics(artifacts.TRAIN_LIVE, artifacts.TRAIN_LIVE_PARTIAL)] if chief else []
+    if chief and params.runtime.tensorboard:
+        callbacks += tensorboard_callbacks(artifacts.TENSORBOARD, examples)
+    stats, val_examples = NormalizationStats.load(artifacts.NORMALIZATION), read_records(val, params.image.size)
     data = TrainingData(examples, count_records(train), len(classes), stats, val_examples, content_hash(train, val))
-    run = RunOptions(callbacks=callbacks, backup_dir=paths.BACKUPS / "train" if chief else None, strategy=strategy)
-    started = time.monotonic()
+    backups, started = (artifacts.BACKUPS / "train" if chief else None), time.monotonic()
+    run = RunOptions(callbacks=callbacks, backup_dir=backups, strategy=strategy, runtime=params.runtime)
     model, history = fit(data, params.model, params.train, params.seed, run)
     if chief:
         calibrated = calibrate(model, val_examples, params.calibration)
         print(calibrated.summary())
-        save_model(calibrated.model, ModelInfo(classes, params.faces, calibrated.min_confidence), paths.MODEL)
-        write_json(paths.TRAIN_MACHINE, training_machine(params.train.precision, time.monotonic() - started))
+        save_model(calibrated.model, ModelInfo(classes, params.faces, calibrated.min_confidence), artifacts.MODEL)
+        write_json(artifacts.TRAIN_MACHINE, training_machine(params.train.precision, time.monotonic() - started))
     print(f"train: {len(history.epoch)} epochs on {strategy.num_replicas_in_sync} replica(s)")
 
 

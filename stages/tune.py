@@ -4,32 +4,33 @@ worker of a shared study (tune.storage: a database URL) that writes nothing."""
 
 import sys
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import write_json
-from starrec.evaluation.fold import FoldData, FoldSettings
+from starrec.cv.fold import FoldData, FoldSettings
 from starrec.params import load_params
 from starrec.stage import run_stage
 from starrec.tune.search import history, importances, nested_cv, open_study, report, run_trials
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
-    data = FoldData.from_splits(paths.TRAIN_SPLIT, paths.VAL_SPLIT, paths.MANIFEST, paths.INTERIM, params.image.size)
-    settings, tune = FoldSettings(params.kfold.k, params.seed, params.augment, params.model, params.train), params.tune
-    study = open_study(settings, tune, data.data_id, paths.TUNE_STUDY)
-    run_trials(study, data, settings, tune, paths.TUNE_STUDY, shared=tune.storage is not None)
+    params = load_params(artifacts.PARAMS)
+    data = FoldData.from_splits(params.image.size)
+    settings = FoldSettings(params.kfold.k, params.seed, params.augment, params.model, params.train, params.runtime)
+    tune = params.tune
+    study = open_study(settings, tune, data.data_id, artifacts.TUNE_STUDY)
+    run_trials(study, data, settings, tune, artifacts.TUNE_STUDY, shared=tune.storage is not None)
     if sys.argv[1:] == ["--worker"]:
         print(f"tune worker: study {study.study_name} has its trials")
         return
     result = report(study, settings.k)
     if tune.nested_folds:
-        result["nested"] = nested_cv(data, settings, tune, paths.TUNE_STUDY / "nested")
-    write_json(paths.TUNE_PLOTS / "history.json", history(study))
-    write_json(paths.TUNE_PLOTS / "importance.json", importances(study))
-    write_json(paths.TUNE, result)
+        result["nested"] = nested_cv(data, settings, tune, artifacts.TUNE_STUDY / "nested")
+    write_json(artifacts.TUNE_HISTORY, history(study))
+    write_json(artifacts.TUNE_IMPORTANCE, importances(study))
+    write_json(artifacts.TUNE, result)
     print(
         f"tune: best {settings.k}-fold accuracy {result['best_accuracy']:.4f} (trial {result['best_trial']} of "
-        f"{result['trials']}; optimistic: metrics/tune.json says why): {result['best_params']}; `starrec tune apply`"
+        f"{result['trials']}; optimistic: {artifacts.TUNE} says why): {result['best_params']}; `starrec tune apply`"
     )
     if result["failed"]:
         print(f"tune: {len(result['failed'])} trial(s) failed and were skipped: {'; '.join(result['failed'])}")

@@ -3,7 +3,7 @@ the activations' and gradients' ranges (metrics/visual_ranges.json)."""
 
 import json
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import atomic_path, write_json
 from starrec.data.manifest import load_classes
 from starrec.data.records import read_labels_and_ids, read_records
@@ -15,24 +15,24 @@ from starrec.train.model_file import load_model
 
 
 def main() -> None:
-    params = load_params(paths.PARAMS)
-    labels, ids = read_labels_and_ids(paths.TEST_SPLIT)
-    predictions = read_predictions(paths.PREDICTIONS)
-    split_counts = json.loads(paths.SPLIT_COUNTS.read_text(encoding="utf-8"))
-    with atomic_path(paths.VISUALS) as out:
+    params = load_params(artifacts.PARAMS)
+    labels, ids = read_labels_and_ids(artifacts.TEST_SPLIT)
+    predictions = read_predictions(artifacts.PREDICTIONS)
+    split_counts = json.loads(artifacts.SPLIT_COUNTS.read_text(encoding="utf-8"))
+    with atomic_path(artifacts.VISUALS) as out:
         ranges = write_visuals(
-            load_model(paths.MODEL),
-            read_records(paths.TEST_SPLIT, params.image.size),
+            load_model(artifacts.MODEL),
+            read_records(artifacts.TEST_SPLIT, params.image.size),
             labels,
             ids,
-            load_classes(paths.INTERIM),
+            load_classes(artifacts.INTERIM),
             predictions,
             split_counts,
             out,
             params.visualize.images,
             params.visualize.feature_maps,
         )
-    write_json(paths.VISUAL_RANGES, ranges)
+    write_json(artifacts.VISUAL_RANGES, ranges)
     shown = len(pick_examples(labels, params.visualize.images))
     note = "" if shown == params.visualize.images else f" (visualize.images {params.visualize.images}; one per class)"
     print(f"visualize: {shown} test images{note}, conv layers {list(ranges)}")

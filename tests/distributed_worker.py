@@ -1,6 +1,6 @@
 """One training process for tests/test_distribute.py: ``python distributed_worker.py MODE EPOCHS OUT``.
 
-Builds the tiny data of ``conftest.tiny_arrays``, trains with ``train.distribute``
+Builds the tiny data of ``helpers.data.make_tiny_arrays``, trains with ``train.distribute``
 = MODE (multi_worker reads TF_CONFIG; ``mirrored2`` first splits the CPU into two
 logical devices) and writes the final weights and history to OUT (an .npz).
 Environment: DROPOUT (default 0.3); BACKUP, a backup folder for the chief; CRASH_AFTER,
@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import fit_arrays, from_arrays, replace
+from helpers.data import fit_arrays, from_arrays, replace
 from starrec.data.download import synthetic_image
 from starrec.params import parse_params
 from starrec.train.distribute import is_chief, make_strategy
@@ -67,8 +67,8 @@ def main(mode: str, epochs: int, out: Path) -> None:
                 "batch_size": 5,
                 "learning_rate": 0.01,
                 "precision": "float32",
-                "backup_every_s": 0,
             },
+            "runtime": {"backup_every_s": 0},
         }
     )
     params = replace(params, "train", early_stopping_patience=2)

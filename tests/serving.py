@@ -34,7 +34,7 @@ def start_service(
     """``starrec serve --model model *options`` on a free port, run by ``python`` (an interpreter and its
     options); (process, URL) once /health answers."""
     port = free_port()
-    command = [*map(str, python), "-m", "starrec.cli", "serve", "--model", str(model), "--port", str(port), *options]
+    command = [*map(str, python), "-m", "starrec", "serve", "--model", str(model), "--port", str(port), *options]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from conftest import from_arrays
+from helpers.data import from_arrays
 from starrec.data.augment import augment_image, with_augmented_copies
 from starrec.params import AugmentParams
 
@@ -24,8 +24,8 @@ def test_copies_follow_their_original_and_are_reproducible(tiny_arrays):
     assert [e["id"].decode() for e in first[:3]] == ["0", "0#aug1", "0#aug2"]
     np.testing.assert_array_equal(first[0]["image"], images[0])
     assert not np.array_equal(first[1]["image"], first[2]["image"])
-    assert all(a["label"] == b["label"] for a, b in zip(first, second))
-    for a, b in zip(first, second):
+    assert all(a["label"] == b["label"] for a, b in zip(first, second, strict=True))
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a["image"], b["image"])
     other_seed = materialise(with_augmented_copies(from_arrays(images[:4], labels[:4]), params, seed=4))
     assert not np.array_equal(first[1]["image"], other_seed[1]["image"])

@@ -63,7 +63,7 @@ def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
 
 
 def test_the_temperature_lives_in_the_model_and_changes_no_prediction(tiny_arrays, tiny_params):
-    from conftest import fit_arrays
+    from helpers.data import fit_arrays
 
     images, labels = tiny_arrays
     model, _ = fit_arrays(tiny_params, images, labels)
@@ -127,7 +127,7 @@ def test_coverage_and_error_at_the_threshold_with_wilson_intervals():
 def test_noise_images_are_predicted_in_batches_as_at_once(tiny_arrays, tiny_params):
     """The evaluate stage's noise images go through the model 64 at a time: a whole array at once would hold
     every layer's activations of every image (200 images at 512 px)."""
-    from conftest import fit_arrays
+    from helpers.data import fit_arrays
     from starrec.evaluation.calibration import noise_images
     from starrec.train.inference import probabilities_of
 

@@ -10,14 +10,14 @@ import keras
 import pytest
 import yaml
 
-from starrec import paths
+from starrec import artifacts
 from starrec.errors import MissingInput
 from starrec.model_info import ModelInfo
 from starrec.params import FacesParams, Params
 from starrec.ship.card import (
     LIBRARIES,
+    CardInputs,
     Provenance,
-    RunMetrics,
     dataset_name,
     library_version,
     model_card,
@@ -40,7 +40,7 @@ def scores(accuracy, f1, low=0.5, high=0.9):
     }
 
 
-def run_metrics(precision="float32") -> RunMetrics:
+def run_metrics(precision="float32") -> CardInputs:
     per_class = {
         "ada": {"f1": 0.9, "recall": 0.95, "precision": 0.86, "support": 10},
         HOSTILE: {"f1": 0.5, "recall": 0.4, "precision": 0.67, "support": 10},
@@ -56,7 +56,7 @@ def run_metrics(precision="float32") -> RunMetrics:
     kfold["folds"] = [{"fold": 0, "accuracy": 0.75}, {"fold": 1, "accuracy": 0.85}]
     test = {"n_examples": 30, **scores(0.7667, 0.7612, 0.6, 0.9)}
     baseline = {"eigenfaces": scores(0.6, 0.58), "logistic_regression": scores(0.55, 0.5)}
-    return RunMetrics(test, kfold, baseline, per_class, counts, precision, "0.2.0")
+    return CardInputs(test, kfold, baseline, per_class, counts, precision, "0.2.0")
 
 
 CALIBRATION = {
@@ -129,7 +129,7 @@ def test_the_precision_is_read_from_the_model_file(tmp_path, policy):
 def test_a_missing_metrics_file_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MissingInput, match=r"^metrics/test.json: missing; run `dvc repro` first$"):
-        read_run(paths.MODEL)
+        read_run(artifacts.MODEL)
 
 
 def test_the_card_gives_the_temperature_and_the_calibration_error_with_its_interval():
@@ -159,9 +159,11 @@ def test_the_front_matter_parses_and_holds_the_metrics_files_numbers():
     run = dataclasses.replace(run_metrics(), calibration=CALIBRATION, test=run_metrics().test | {"ece": 0.0123})
     params = Params()
     data = dataclasses.replace(params.data, source="https://example.org/photos/stars.tar.gz?x=1")
-    meta = front_matter_of(model_card(run, data, params.faces, 32, params.augment, params.model, params.train))
+    card_text = model_card(run, data, params.faces, 32, params.augment, params.model, params.train)
+    meta = front_matter_of(card_text)
     assert meta["license"] == "mit" and meta["library_name"] == "keras" and "face-recognition" in meta["tags"]
     assert meta["datasets"] == ["stars.tar.gz"] and meta["metrics"] == ["accuracy", "f1"]
+    assert "&id" not in card_text and "*id" not in card_text  # no YAML aliases: every reader sees plain values
     (entry,) = meta["model-index"]
     test, folds = entry["results"]
     assert entry["name"] == "star-recognizer" and test["dataset"]["split"] == "test"

@@ -5,10 +5,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import run
+from helpers.project import run
 from starrec.errors import MissingInput
 from starrec.evaluation.compare import NotComparable, compare
-from starrec.evaluation.runs import Run, flatten, read_text
+from starrec.evaluation.runs import RunResults, flatten, read_text
 
 FOLDS_A = [0.91, 0.92, 0.93, 0.90, 0.94]  # tests/test_significance.py: t = 1.8856, p = 0.1324
 FOLDS_B = [0.90, 0.90, 0.90, 0.90, 0.90]
@@ -30,7 +30,7 @@ def make_run(name, momentum, folds, right, folds_id="f1", k=5, ids=None):
         kfold["folds_id"] = folds_id
     test = {"accuracy": right / 100, "f1_macro": right / 100}
     params = flatten({"seed": 1, "kfold": {"k": k}, "train": {"momentum": momentum}})
-    return Run(name, params, kfold, test, predictions)
+    return RunResults(name, params, kfold, test, predictions)
 
 
 def test_compare_reports_both_paired_tests_and_a_verdict():

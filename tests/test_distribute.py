@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import free_port
+from helpers.project import free_port
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
@@ -66,9 +66,9 @@ def test_two_workers_end_with_identical_weights_equal_to_one_process(tmp_path, s
     for number, worker in enumerate(workers):
         assert worker.wait(timeout=300) == 0, (tmp_path / f"worker{number}.log").read_text()
     chief, other = weights(tmp_path / "worker0.npz"), weights(tmp_path / "worker1.npz")
-    assert all(np.array_equal(a, b) for a, b in zip(chief, other))
+    assert all(np.array_equal(a, b) for a, b in zip(chief, other, strict=True))
     # the global batch is train.batch_size: the same gradients as one process, up to float rounding
-    for a, b in zip(chief, weights(single_process)):
+    for a, b in zip(chief, weights(single_process), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert history(tmp_path / "worker0.npz").keys() == history(single_process).keys()
     assert "on 2 replica(s)" in (tmp_path / "worker0.log").read_text()
@@ -78,7 +78,7 @@ def test_mirrored_on_two_logical_cpu_devices_equals_one_process(tmp_path, single
     process = start("mirrored2", EPOCHS, tmp_path / "mirrored.npz")
     assert process.wait(timeout=300) == 0, (tmp_path / "mirrored.log").read_text()
     assert "on 2 replica(s)" in (tmp_path / "mirrored.log").read_text()
-    for a, b in zip(weights(tmp_path / "mirrored.npz"), weights(single_process)):
+    for a, b in zip(weights(tmp_path / "mirrored.npz"), weights(single_process), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -91,8 +91,10 @@ def test_a_killed_cluster_resumes_from_the_chiefs_backup_on_every_worker(tmp_pat
         assert worker.wait(timeout=300) == 0, (tmp_path / "worker1.log").read_text()
     assert "resuming after epoch 2" in (tmp_path / "worker0.log").read_text()
     chief, other = weights(tmp_path / "worker0.npz"), weights(tmp_path / "worker1.npz")
-    assert all(np.array_equal(a, b) for a, b in zip(chief, other))  # the other worker took the chief's state
-    for a, b in zip(chief, weights(single_process)):
+    assert all(
+        np.array_equal(a, b) for a, b in zip(chief, other, strict=True)
+    )  # the other worker took the chief's state
+    for a, b in zip(chief, weights(single_process), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from conftest import run
+from helpers.project import run
+from starrec.app.cli import main
 from starrec.atomic import write_json
-from starrec.cli import main
 from starrec.evaluation.evaluate import evaluate
 from starrec.evaluation.intervals import bootstrap_intervals, macro_scores, wilson_interval
 from starrec.evaluation.visualize import misclassified

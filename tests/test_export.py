@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import fit_arrays, replace, save_image
-from starrec.cli import main
+from helpers.data import fit_arrays, replace, save_image
+from starrec.app.cli import main
 from starrec.model_info import ModelFileError, ModelInfo
 from starrec.params import FacesParams
 from starrec.ship.card import how_to_use

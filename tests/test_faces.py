@@ -5,7 +5,7 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
-from conftest import save_image
+from helpers.data import save_image
 from starrec.data.convert import ingest
 from starrec.data.faces import detect_faces, face_crops
 from starrec.data.images import decode_image

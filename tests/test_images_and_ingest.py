@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import read_arrays, save_image
+from helpers.data import read_arrays, save_image
 from starrec.data.convert import IngestError, _examples, ingest, summary
 from starrec.data.images import MAX_PIXELS, RejectedImage, decode_image
 from starrec.data.manifest import group_by_id

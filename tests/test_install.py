@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers.project import ROOT
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import labels_from_confusion
+from helpers.data import labels_from_confusion
 from starrec.evaluation.metrics import (
     RATES,
     binary_scores,

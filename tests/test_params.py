@@ -7,8 +7,8 @@ import typing
 import pytest
 import yaml
 
-from conftest import ROOT
-from starrec.params import Params, ParamsError, load_params, parse_params, render_params_yaml
+from helpers.project import ROOT
+from starrec.params import Params, ParamsError, load_params, moved_keys_notes, parse_params, render_params_yaml
 
 
 def test_the_defaults_are_the_lecture_split_on_the_offline_digits():
@@ -52,7 +52,7 @@ def test_an_experiment_changes_only_the_lines_of_its_values(tmp_path, override, 
     path.write_text(render_params_yaml(), encoding="utf-8")
     apply_overrides(path, [override])
     before, after = render_params_yaml().splitlines(), path.read_text(encoding="utf-8").splitlines()
-    assert len(before) == len(after) and sum(a != b for a, b in zip(before, after)) == changed
+    assert len(before) == len(after) and sum(a != b for a, b in zip(before, after, strict=True)) == changed
     assert layout(path.read_text(encoding="utf-8")) == layout(render_params_yaml())
 
 
@@ -149,3 +149,17 @@ def test_a_params_file_dvc_cannot_read_is_refused_in_one_line(tmp_path, content,
 def test_a_params_path_that_is_a_directory_is_refused_in_one_line(tmp_path):
     with pytest.raises(ParamsError, match="a directory, not a params file"):
         load_params(tmp_path)
+
+
+def test_keys_that_moved_to_runtime_are_read_there_with_a_note(tmp_path):
+    """starrec 0.2's train.backup_every_s, train.cache and train.tensorboard are runtime.* now (they re-run no
+    stage); an old params.yaml still works for a release, and check_params says where each key went."""
+    old = {"train": {"epochs": 3, "cache": "none", "backup_every_s": 5}, "runtime": {"backup_every_s": 9}}
+    params = parse_params(old)
+    assert params.runtime.cache == "none" and params.runtime.backup_every_s == 9  # the new place wins
+    assert params.train.epochs == 3 and old["train"]["cache"] == "none"  # the caller's mapping is left alone
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"tensorboard": True}, "runtime": None}))
+    assert load_params(tmp_path / "params.yaml").runtime.tensorboard is True
+    assert moved_keys_notes(tmp_path / "params.yaml") == [
+        "train.tensorboard is now runtime.tensorboard (it re-runs no stage); move it in params.yaml"
+    ]

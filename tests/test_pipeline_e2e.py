@@ -15,7 +15,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import ENV, copy_project, free_port, run, save_image, stages_run
+from helpers.data import save_image
+from helpers.project import ENV, copy_project, free_port, run, stages_run
 from starrec.ship.classifiers import load_classifier
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +33,8 @@ TINY = {
     "image": {"size": 16, "shard_size": 16},
     "augment": {"copies": 1},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
-    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9, "backup_every_s": 0},
+    "train": {"epochs": 6, "batch_size": 8, "momentum": 0.9},
+    "runtime": {"backup_every_s": 0},
     "kfold": {"k": 2, "parts": [0, 1]},
     "tune": {"trials": 2},
     "learning_curve": {"fractions": [0.5, 1.0]},
@@ -155,6 +157,22 @@ def test_editing_a_module_marks_every_stage_that_imports_it_changed(repo):
         "tune/dvc.yaml:tune",
         "tune/dvc.yaml:learning_curve",
     }
+    assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
+
+
+def test_changing_a_runtime_key_re_runs_no_stage_but_the_params_check(repo):
+    """runtime.* decides how a stage runs (backups, cache, TensorBoard), never its result: no stage lists it."""
+    repo, _ = repo
+    params = repo / "params.yaml"
+    original = params.read_text()
+    edited = yaml.safe_load(original)
+    edited["runtime"] = {"backup_every_s": 5.0, "cache": "none", "tensorboard": True}
+    params.write_text(yaml.safe_dump(edited))
+    try:
+        status = json.loads(run(repo, "dvc", "status", "--json"))
+    finally:
+        params.write_text(original)
+    assert set(status) == {"check_params"}, status
     assert "Data and pipelines are up to date" in run(repo, "dvc", "status")
 
 
@@ -293,7 +311,7 @@ def test_queued_momentum_grid_then_compare_and_report(repo, browser):
     printed = run(repo, "starrec", "compare", "workspace", slow)
     assert printed.startswith(f"A = workspace, B = {slow}: the same 2 folds and the same 12 test images")
 
-    run(repo, "starrec", "report", "--baseline", slow, "--out", "report")
+    run(repo, "starrec", "report", "--against", slow, "--out", "report")
     markdown = (repo / "report" / "report.md").read_text()
     momentum = yaml.safe_load((repo / "params.yaml").read_text())["train"]["momentum"]
     assert f"| train.momentum | 0.0 | {momentum} |" in markdown and "| CNN test accuracy |" in markdown

@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import fit_arrays, replace, save_image
-from starrec.cli import main
+from helpers.data import fit_arrays, replace, save_image
+from starrec.app.cli import main
 from starrec.data.images import RejectedImage, read_file
 from starrec.model_info import INFO_NAME, ModelInfo
 from starrec.params import FacesParams
@@ -103,7 +103,7 @@ def test_predict_reads_regular_files_only_and_never_hangs_or_fills_memory(tmp_pa
     os.mkfifo(tmp_path / "pipe.png")  # no writer: opening it would wait for ever
     (tmp_path / "folder.png").mkdir()
     photos = [str(tmp_path / name) for name in ("zero.png", "pipe.png", "folder.png")]
-    command = [sys.executable, "-m", "starrec.cli", "predict", *photos, "--model", str(tmp_path / "model.keras")]
+    command = [sys.executable, "-m", "starrec", "predict", *photos, "--model", str(tmp_path / "model.keras")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     for photo in photos:

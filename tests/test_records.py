@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import read_arrays
+from helpers.data import read_arrays
 from starrec.data.records import (
     count_records,
     read_labels_and_ids,
@@ -20,7 +20,7 @@ from starrec.data.records import (
 def test_round_trip_across_shards(tmp_path, tiny_arrays):
     images, labels = tiny_arrays
     ids = [f"class/{i}.png" for i in range(len(labels))]
-    count = write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=10)
+    count = write_shards(zip(images, labels, ids, strict=True), tmp_path / "records", shard_size=10)
     assert count == 24
     assert [p.rsplit("/", 1)[1] for p in shard_files(tmp_path / "records")] == [
         "part-00000.tfrecord",

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ENV
-from starrec.cli import main
+from helpers.project import ENV
+from starrec.app.cli import main
 from starrec.params import render_params_yaml
 
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
@@ -72,7 +72,7 @@ def project(tmp_path, monkeypatch):
 
 
 def test_report_escapes_every_name_and_diffs_params_with_defaults(project, capsys):
-    assert main(["report", "--baseline", BRANCH, "--out", "report"]) == 0
+    assert main(["report", "--against", BRANCH, "--out", "report"]) == 0
     page = (project / "report/report.html").read_text()
     assert "<svg" not in page and "<!--" not in page and "<script" not in page
     assert "<title>starrec report: workspace vs &lt;svg/onload=alert(1)&gt;</title>" in page
@@ -84,21 +84,21 @@ def test_report_escapes_every_name_and_diffs_params_with_defaults(project, capsy
 
 
 def test_report_on_a_revision_whose_outputs_are_not_cached_says_so_in_one_line(project, capsys):
-    assert main(["report", "--baseline", BRANCH, "--out", "report"]) == 0
+    assert main(["report", "--against", BRANCH, "--out", "report"]) == 0
     page = (project / "report/report.html").read_text()
     assert "No comparison: metrics/kfold.json: &#60;svg/onload=alert(1)&#62;&#39;s copy is not in the DVC cache" in page
 
 
 def test_report_out_that_is_a_file_or_unwritable_is_one_line(project, capsys):
     (project / "taken").write_text("x")
-    assert main(["report", "--baseline", BRANCH, "--out", "taken"]) == 1
+    assert main(["report", "--against", BRANCH, "--out", "taken"]) == 1
     assert capsys.readouterr().err == "error: --out taken: is a file, not a folder; name a folder for the report\n"
-    assert main(["report", "--baseline", BRANCH, "--out", "/dev/null/report"]) == 1
+    assert main(["report", "--against", BRANCH, "--out", "/dev/null/report"]) == 1
     assert capsys.readouterr().err == "error: /dev/null/report: Not a directory\n"
 
 
 def test_report_shows_the_search_and_the_learning_curve_once_they_ran(project):
-    assert main(["report", "--baseline", BRANCH, "--out", "before"]) == 0
+    assert main(["report", "--baseline", BRANCH, "--out", "before"]) == 0  # 0.2's name of --against
     assert "Search and learning curve" not in (project / "before/report.md").read_text()
     best = {"train.momentum": 0.95, "train.learning_rate": 0.01}
     tune = {"k": 2, "best_accuracy": 0.9, "best_trial": 1, "best_params": best, "first_accuracy": 0.8}
@@ -116,7 +116,7 @@ def test_report_shows_the_search_and_the_learning_curve_once_they_ran(project):
     point = {"n_train": 10.0, "train": {"mean": 1.0, "std": 0.0}, "validation": {"mean": 0.7, "std": 0.1}}
     curve = {"k": 2, "points": [point, {**point, "n_train": 20.0}], "line": "high variance: <b>gap</b> +0.300."}
     (project / "metrics/learning_curve.json").write_text(json.dumps(curve))
-    assert main(["report", "--baseline", BRANCH, "--out", "after"]) == 0
+    assert main(["report", "--against", BRANCH, "--out", "after"]) == 0
     page = (project / "after/report.md").read_text()
     assert "## Search and learning curve (workspace)" in page
     assert "best 2-fold accuracy 0.9000 (trial 1 of 3, 1 pruned" in page and "optimistic" in page

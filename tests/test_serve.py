@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import starrec
-from conftest import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
+from helpers.data import fit_arrays, make_tiny_arrays, make_tiny_params, replace, save_image
 from serving import abuse, lean_venv, start_service
 from starrec.model_info import ModelInfo
 from starrec.params import FacesParams
@@ -119,7 +119,7 @@ def test_concurrent_requests_each_get_their_own_answer(trained, service):
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda photo: upload(service, photo.name, photo.read_bytes()), chosen))
     assert [response.status_code for response in responses] == [200] * 32
-    for photo, response in zip(chosen, responses):
+    for photo, response in zip(chosen, responses, strict=True):
         index = int(photo.stem.split("-")[1])
         assert response.json()["faces"][0]["predictions"][0]["class"] == CLASSES[int(expected[index].argmax())]
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ENV, copy_project, run, save_image, stages_run
+from helpers.data import save_image
+from helpers.project import ENV, copy_project, run, stages_run
 from starrec.data.download import synthetic_image
 from starrec.params import Params
 

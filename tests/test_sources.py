@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import save_image
+from helpers.data import save_image
 from starrec.data.archives import UnsafeArchiveError, extract_archive
-from starrec.data.download import SourceError, fetch_source, write_renamed
-from starrec.data.fetch import DownloadError, download
+from starrec.data.download import SourceError, download_source, write_renamed
+from starrec.data.fetch import DownloadError, fetch_url
 from starrec.params import DataParams
 
 
 def test_digits_are_written_offline(tmp_path):
-    fetch_source(DataParams(source="digits"), 0, tmp_path)
+    download_source(DataParams(source="digits"), 0, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [str(d) for d in range(10)]
     assert sum(1 for _ in tmp_path.rglob("*.png")) == 1797
 
@@ -33,7 +33,7 @@ def test_digits_are_written_offline(tmp_path):
 def test_synthetic_is_deterministic_from_the_seed(tmp_path):
     data = DataParams(source="synthetic", synthetic_classes=3, synthetic_per_class=2)
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        fetch_source(data, seed, tmp_path / name)
+        download_source(data, seed, tmp_path / name)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.png"))
     assert len(files) == 6
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
@@ -47,13 +47,13 @@ def test_folder_is_copied_and_links_out_are_not_followed(tmp_path):
     (source / "ann" / "link.png").symlink_to(outside / "s.png")
     (source / "ann" / "dirlink").symlink_to(outside)
     (source / "ann" / "inside.png").symlink_to(source / "ann" / "sub" / "1.png")
-    skipped = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw").skipped
+    skipped = download_source(DataParams(source=str(source)), 0, tmp_path / "raw").skipped
     copied = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert copied == ["ann/inside.png", "ann/sub/1.png"]
     assert sorted(Path(p).name for p in skipped) == ["dirlink", "link.png"]
     assert (source / "ann" / "sub" / "1.png").exists()
     with pytest.raises(SourceError, match="does not exist"):
-        fetch_source(DataParams(source=str(tmp_path / "nope")), 0, tmp_path / "raw2")
+        download_source(DataParams(source=str(tmp_path / "nope")), 0, tmp_path / "raw2")
 
 
 def test_two_class_folders_stored_under_one_name_are_refused_naming_both(tmp_path):
@@ -62,7 +62,7 @@ def test_two_class_folders_stored_under_one_name_are_refused_naming_both(tmp_pat
     for name in ("<x", "%3Cx", "ann"):
         save_image(source / name / "1.png", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(SourceError, match=r"'(<x|%3Cx)' and '(<x|%3Cx)' would both be stored as '%3Cx'; rename one"):
-        fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+        download_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     assert not [path for path in (tmp_path / "raw").rglob("*") if path.is_file()]  # nothing copied
     archive = tmp_path / "photos.zip"
     archive.write_bytes(zip_bytes({"<x/1.png": b"a", "%3Cx/2.png": b"b", "ann/1.png": b"c"}))
@@ -76,7 +76,7 @@ def test_a_class_name_too_long_once_stored_is_refused_in_one_line(tmp_path):
     source = tmp_path / "photos"
     save_image(source / ("<" * 90) / "1.png", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(SourceError, match=r"would be stored in 270 bytes, over 255; shorten it"):
-        fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+        download_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     (tmp_path / "photos.zip").write_bytes(zip_bytes({f"{'<' * 90}/1.png": b"a", "ann/1.png": b"b"}))
     with pytest.raises(UnsafeArchiveError, match=r"would be stored in 270 bytes, over 255"):
         extract_archive(tmp_path / "photos.zip", tmp_path / "target", DataParams())
@@ -168,7 +168,7 @@ def test_archive_url_with_checksum_and_a_wrapper_folder(tmp_path, server, kind):
     files["a"] = zip_bytes(members) if kind == "zip" else tar_bytes(members)
     drop_once.add("a")
     sha = hashlib.sha256(files["a"]).hexdigest()
-    fetch_source(DataParams(source=f"{url}/a", sha256=sha), 0, tmp_path / "raw")
+    download_source(DataParams(source=f"{url}/a", sha256=sha), 0, tmp_path / "raw")
     assert sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.png")) == [
         "ann/1.png",
         "ann/2.png",
@@ -180,20 +180,20 @@ def test_checksum_mismatch_deletes_the_download(tmp_path, server):
     url, files, _ = server
     files["a"] = zip_bytes({"ann/1.png": b"x"})
     with pytest.raises(DownloadError, match="sha256 mismatch"):
-        download(f"{url}/a", tmp_path / "a.zip", sha256="0" * 64, backoff_seconds=0)
+        fetch_url(f"{url}/a", tmp_path / "a.zip", sha256="0" * 64, backoff_seconds=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_url_fails_clearly_without_a_partial_file(tmp_path, server):
     url, _, _ = server
     with pytest.raises(DownloadError, match="HTTP 404"):
-        download(f"{url}/missing", tmp_path / "a.zip", backoff_seconds=0)
+        fetch_url(f"{url}/missing", tmp_path / "a.zip", backoff_seconds=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_file_url_works(tmp_path):
     (tmp_path / "a.zip").write_bytes(zip_bytes({"ann/1.png": png_bytes(tmp_path), "bob/1.png": png_bytes(tmp_path)}))
-    fetch_source(DataParams(source=(tmp_path / "a.zip").as_uri()), 0, tmp_path / "raw")
+    download_source(DataParams(source=(tmp_path / "a.zip").as_uri()), 0, tmp_path / "raw")
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["ann", "bob"]
 
 
@@ -246,7 +246,9 @@ def make_fake_lfw(home: Path):
 
 def test_lfw_from_its_expected_layout(tmp_path):
     make_fake_lfw(tmp_path / "sk")
-    fetch_source(DataParams(source="lfw", lfw_home=str(tmp_path / "sk"), min_images_per_class=2), 0, tmp_path / "raw")
+    download_source(
+        DataParams(source="lfw", lfw_home=str(tmp_path / "sk"), min_images_per_class=2), 0, tmp_path / "raw"
+    )
     counts = {p.name: len(list(p.iterdir())) for p in (tmp_path / "raw").iterdir()}
     assert counts == {"Ann_Lee": 4, "Bob_Ray": 3}
 
@@ -254,7 +256,7 @@ def test_lfw_from_its_expected_layout(tmp_path):
 def test_lfw_missing_offline_says_where_it_is_expected(tmp_path, monkeypatch):
     monkeypatch.setattr("sklearn.datasets._lfw._fetch_remote", _no_network)
     with pytest.raises(SourceError, match=f"{tmp_path}/lfw_home/lfw_funneled"):
-        fetch_source(DataParams(source="lfw", lfw_home=str(tmp_path)), 0, tmp_path / "raw")
+        download_source(DataParams(source="lfw", lfw_home=str(tmp_path)), 0, tmp_path / "raw")
 
 
 def _no_network(*args, **kwargs):
@@ -280,7 +282,7 @@ def test_folder_litter_is_not_copied_and_unsafe_names_are_renamed(tmp_path):
     save_image(source / "ann" / "1.png", pixels)
     latin1 = os.fsdecode(b"Jos\xe9")  # a name written on a latin-1 system
     save_image(source / latin1 / f"{latin1}.png", pixels)
-    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    fetched = download_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     copied = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert copied == ["Jos%E9/Jos%E9.png", "ann/1.png"]
     assert fetched.renamed == {"Jos%E9/Jos%E9.png": ("Jos\\xe9/Jos\\xe9.png", "name not valid UTF-8")}
@@ -308,7 +310,7 @@ def test_class_names_unsafe_in_html_csv_or_plots_are_encoded_with_the_reason(tmp
     source, pixels = tmp_path / "photos", np.zeros((4, 4, 3), np.uint8)
     save_image(source / name / "1.png", pixels)
     save_image(source / "Jean-Luc O'Neill" / "1.png", pixels)  # safe as it is: kept
-    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    fetched = download_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted([stored, "Jean-Luc O'Neill"])
     reason = "name has characters unsafe in HTML, CSV or plot labels, or invisible ones"
     assert fetched.renamed == {f"{stored}/1.png": (f"{name}/1.png", reason)}
@@ -325,7 +327,7 @@ def test_an_empty_class_folder_is_named(tmp_path):
     (source / "bob").mkdir()
     (source / "cy" / "sub").mkdir(parents=True)
     (source / "cy" / ".DS_Store").write_bytes(b"x")
-    fetched = fetch_source(DataParams(source=str(source)), 0, tmp_path / "raw")
+    fetched = download_source(DataParams(source=str(source)), 0, tmp_path / "raw")
     assert "skipped (empty class folder): bob" in fetched.notes()
     assert "skipped (empty class folder): cy" in fetched.notes()
 
@@ -350,12 +352,12 @@ def test_archive_litter_is_skipped_and_unsafe_tar_names_are_renamed(tmp_path):
 def test_unpinned_archive_prints_its_checksum_and_can_be_refused(tmp_path, server):
     url, files, _ = server
     files["a.zip"] = zip_bytes({"ann/1.png": png_bytes(tmp_path), "bob/1.png": png_bytes(tmp_path)})
-    fetched = fetch_source(DataParams(source=f"{url}/a.zip"), 0, tmp_path / "raw")
+    fetched = download_source(DataParams(source=f"{url}/a.zip"), 0, tmp_path / "raw")
     sha = hashlib.sha256(files["a.zip"]).hexdigest()
     assert fetched.unpinned_sha256 == sha and fetched.notes()[-1].endswith(f"under data:\n  sha256: {sha}")
-    assert not fetch_source(DataParams(source=f"{url}/a.zip", sha256=sha), 0, tmp_path / "raw2").notes()
+    assert not download_source(DataParams(source=f"{url}/a.zip", sha256=sha), 0, tmp_path / "raw2").notes()
     with pytest.raises(SourceError, match="data.require_sha256 is true but data.sha256 is null"):
-        fetch_source(DataParams(source=f"{url}/a.zip", require_sha256=True), 0, tmp_path / "raw3")
+        download_source(DataParams(source=f"{url}/a.zip", require_sha256=True), 0, tmp_path / "raw3")
     assert not (tmp_path / "raw3").exists() or not any((tmp_path / "raw3").iterdir())
 
 
@@ -398,11 +400,11 @@ def test_a_redirect_from_https_to_http_is_refused(tmp_path, server, tls_context)
     secure_url, httpd = serve(files, set(), requests, tls_context)
     try:
         files["moved.zip"] = Redirect(f"{secure_url}/safe.zip")
-        download(f"{secure_url}/moved.zip", tmp_path / "ok.zip", backoff_seconds=0)
+        fetch_url(f"{secure_url}/moved.zip", tmp_path / "ok.zip", backoff_seconds=0)
         assert (tmp_path / "ok.zip").read_bytes() == plain_files["a.zip"]  # https -> https is followed
         files["down.zip"] = Redirect(f"{plain_url}/a.zip")
         with pytest.raises(DownloadError, match="redirected to http://.* leaving https is refused"):
-            download(f"{secure_url}/down.zip", tmp_path / "down.zip", backoff_seconds=0)
+            fetch_url(f"{secure_url}/down.zip", tmp_path / "down.zip", backoff_seconds=0)
         assert requests == ["moved.zip", "safe.zip", "down.zip"] and not (tmp_path / "down.zip").exists()
     finally:
         httpd.shutdown()
@@ -413,9 +415,9 @@ def test_a_local_write_error_is_not_retried_and_names_the_path(tmp_path):
     url, httpd = serve(files, set(), requests)
     script = (
         "import resource, sys\n"
-        "from starrec.data.fetch import download\n"
+        "from starrec.data.fetch import fetch_url\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
-        f"download('{url}/big.zip', 'out/big.zip', backoff_seconds=0)\n"
+        f"fetch_url('{url}/big.zip', 'out/big.zip', backoff_seconds=0)\n"
     )
     try:
         result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
@@ -464,5 +466,5 @@ def test_lfw_data_home_defaults_to_this_checkout(tmp_path, monkeypatch):
     with pytest.raises(
         SourceError, match=r"place the data where scikit-learn expects it: \.cache/scikit_learn_data/lfw"
     ):
-        fetch_source(DataParams(source="lfw"), 0, tmp_path / "raw")
+        download_source(DataParams(source="lfw"), 0, tmp_path / "raw")
     assert (tmp_path / ".cache" / "scikit_learn_data").is_dir()

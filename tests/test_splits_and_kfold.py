@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 from tqdm import tqdm
 
-from conftest import from_arrays, read_arrays
+from helpers.data import from_arrays, read_arrays
 from starrec.atomic import write_json
+from starrec.cv import fold as fold_stage
+from starrec.cv.fold import FoldData, FoldPart, FoldSettings, train_folds
+from starrec.cv.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
+from starrec.cv.splits import KFoldError, fold_indices
 from starrec.data.records import write_shards
 from starrec.data.split import SplitError, split_counts, split_indices, write_splits
 from starrec.errors import MissingInput
-from starrec.evaluation import fold as fold_stage
-from starrec.evaluation.fold import FoldData, FoldRun, FoldSettings, KFoldError, fold_indices, train_folds
-from starrec.evaluation.kfold import FoldScore, IncompleteFolds, collect_folds, folds_id, load_parts, summarize_folds
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 CLASSES = ["ann", "bob", "cy"]
@@ -114,9 +115,9 @@ def fold_data(images, labels, data_id="") -> FoldData:
 
 
 def cross_validate(images, labels, p, data_id="", **run):
-    """Every fold of the tiny data, k = 3, collected: ``run`` makes the :class:`FoldRun`."""
+    """Every fold of the tiny data, k = 3, collected: ``run`` makes the :class:`FoldPart`."""
     data = fold_data(images, labels, data_id)
-    return collect_folds([train_folds(data, FoldSettings(3, p.seed, p.augment, p.model, p.train), FoldRun(**run))])
+    return collect_folds([train_folds(data, FoldSettings(3, p.seed, p.augment, p.model, p.train), FoldPart(**run))])
 
 
 def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tiny_params, tiny_arrays):
@@ -127,7 +128,7 @@ def test_cross_validation_trains_each_fold_and_pools_out_of_fold_predictions(tin
     assert report["k"] == 3 and [fold["fold"] for fold in report["folds"]] == [0, 1, 2]
     assert sum(fold["n_test"] for fold in report["folds"]) == len(labels)
     folds = fold_indices(labels, np.arange(len(labels)).astype(str), 3, p.seed, CLASSES)
-    for fold, (_, test) in zip(report["folds"], folds):
+    for fold, (_, test) in zip(report["folds"], folds, strict=True):
         assert fold["accuracy"] == pytest.approx(np.mean(result.predicted[test] == labels[test]))
     assert report["pooled"]["accuracy"] == pytest.approx(np.mean(result.predicted == labels))
     assert report["accuracy"]["mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in report["folds"]]))
@@ -138,7 +139,7 @@ def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, ti
     images, labels = tiny_arrays
     p = tiny_params
     settings = FoldSettings(3, p.seed, p.augment, p.model, p.train)
-    parts = [train_folds(fold_data(images, labels), settings, FoldRun(part=part, parts=2)) for part in (1, 0)]
+    parts = [train_folds(fold_data(images, labels), settings, FoldPart(part=part, parts=2)) for part in (1, 0)]
     assert [[fold["fold"] for fold in part["folds"]] for part in parts] == [[1], [0, 2]]
     assert collect_folds(parts).report() == cross_validate(images, labels, p).report()
     with pytest.raises(IncompleteFolds, match=r"miss folds \[1\] and repeat \[\] of 3"):
@@ -157,7 +158,7 @@ def test_folds_trained_in_parts_give_the_serial_report(tmp_path, tiny_params, ti
 def test_split_records_follow_the_shuffled_order_one_shard_at_a_time(tmp_path, tiny_arrays):
     images, labels = tiny_arrays
     ids = [f"x{i}" for i in range(len(labels))]
-    write_shards(zip(images, labels, ids), tmp_path / "records", shard_size=7)
+    write_shards(zip(images, labels, ids, strict=True), tmp_path / "records", shard_size=7)
     chosen = split_indices(labels, np.asarray(ids), FRACTIONS, seed=3, classes=CLASSES)
     write_splits(tmp_path / "records", chosen, tmp_path / "split", shard_size=5)
     assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test", "train", "val"]  # no scratch left

@@ -1,8 +1,8 @@
-"""train.tensorboard writes scalars, weight and gradient histograms and augmented inputs."""
+"""runtime.tensorboard writes scalars, weight and gradient histograms and augmented inputs."""
 
 import tensorflow as tf
 
-from conftest import fit_arrays, from_arrays
+from helpers.data import fit_arrays, from_arrays
 from starrec.train.tensorboard import tensorboard_callbacks
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import starrec
-from conftest import ROOT, from_arrays, replace
-from conftest import fit_arrays as train
+from helpers.data import fit_arrays as train
+from helpers.data import from_arrays, replace
+from helpers.project import ROOT
 from starrec.data.datasets import resolve_batch_size
 from starrec.model_info import parse_model_info
 from starrec.params import MomentumSchedule
@@ -40,7 +41,7 @@ def test_resolve_batch_size():
 def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
     first, _ = train(tiny_params, *tiny_arrays)
     second, _ = train(tiny_params, *tiny_arrays)
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -50,7 +51,7 @@ def test_every_seed_of_the_range_trains_reproducibly(tiny_params, tiny_arrays, s
     first, history = train(params, *tiny_arrays)
     second, _ = train(params, *tiny_arrays)
     assert len(history.history["loss"]) == params.train.epochs
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -171,7 +172,7 @@ SAVE_IN_A_NEW_PROCESS = """
 import sys
 from pathlib import Path
 sys.path.insert(0, "tests")
-from conftest import fit_arrays, make_tiny_arrays, make_tiny_params
+from helpers.data import fit_arrays, make_tiny_arrays, make_tiny_params
 from starrec.model_info import ModelInfo
 from starrec.params import FacesParams
 from starrec.train.model_file import save_model

@@ -18,11 +18,12 @@ import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from conftest import ENV, ROOT, from_arrays, replace
+from helpers.data import from_arrays, replace
+from helpers.project import ENV, ROOT
+from starrec.cv.fold import FoldData, FoldSettings, train_folds
+from starrec.cv.learning_curve import diagnose, learning_curve, sample
 from starrec.errors import MissingInput, StarrecError
-from starrec.evaluation.fold import FoldData, FoldSettings, train_folds
 from starrec.params import LearningCurveParams, ParamsError, load_params, parse_params, render_params_yaml
-from starrec.tune.learning_curve import diagnose, learning_curve, sample
 from starrec.tune.results import apply_best, search_lines
 from starrec.tune.search import SEARCH_LOCK, TuneError, history, importances, nested_cv, open_study, report, run_trials
 from starrec.tune.space import current_values, exp_run_command, grid, searched, suggest, with_values
@@ -246,7 +247,7 @@ POSTGRES_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 def postgres():
     """A real PostgreSQL server (Debian's postgresql) on a free port of 127.0.0.1, as the user postgres when
     this runs as root (the server refuses root); yields the SQLAlchemy URL of a new database."""
-    from conftest import free_port
+    from helpers.project import free_port
 
     if not POSTGRES_BIN:
         message = "needs Debian's postgresql (apt-get install postgresql)"
@@ -299,7 +300,7 @@ def test_two_workers_share_one_study_in_postgresql(postgres, tmp_path):
         for n in range(2)
     ]
     outputs = [worker.communicate(timeout=600) for worker in workers]
-    for worker, (_, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
     ran = [set(json.loads(out.splitlines()[-1])) for out, _ in outputs]
     assert ran[0] and ran[1] and not ran[0] & ran[1]  # both worked, no trial twice
@@ -359,7 +360,7 @@ def test_apply_writes_the_best_values_into_params_yaml_and_the_summary_follows(t
 
 
 def test_summary_adds_the_search_and_the_diagnosis_and_says_what_is_missing(tmp_path, monkeypatch, capsys):
-    from starrec.cli import main
+    from starrec.app.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["summary"]) == 1

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import copy_project, run, stages_run
+from helpers.project import copy_project, run, stages_run
 from starrec.params import load_params
 from starrec.tune.results import holds
 
@@ -16,7 +16,8 @@ TINY = {
     "data": {"source": "synthetic", "synthetic_classes": 3, "synthetic_per_class": 20, "min_images_per_class": 5},
     "image": {"size": 16, "shard_size": 16},
     "model": {"conv_filters": [8], "dense_units": [16], "dropout": 0.0},
-    "train": {"epochs": 4, "batch_size": 8, "backup_every_s": 0},
+    "train": {"epochs": 4, "batch_size": 8},
+    "runtime": {"backup_every_s": 0},
     "kfold": {"k": 2, "parts": [0, 1]},
     "tune": {"trials": 3},
     "learning_curve": {"fractions": [0.5, 1.0]},

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from conftest import replace
+from helpers.data import replace
 from starrec.evaluation.visualize import (
     class_count_bars,
     filter_grid,

@@ -1,6 +1,6 @@
 """One search process for tests/test_tune.py: ``python tune_worker.py STORAGE BACKUP_DIR TRIALS [PRUNER]``.
 
-Runs :func:`starrec.tune.search.run_trials` on the tiny data of ``conftest.tiny_arrays`` (k = 2) with
+Runs :func:`starrec.tune.search.run_trials` on the tiny data of ``helpers.data.make_tiny_arrays`` (k = 2) with
 ``tune.storage`` = STORAGE (``-``: the journal file in BACKUP_DIR) and prints the numbers of the trials it
 ran, as JSON, on its last line.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import from_arrays, make_tiny_arrays, make_tiny_params, replace
-from starrec.evaluation.fold import FoldData, FoldSettings
+from helpers.data import from_arrays, make_tiny_arrays, make_tiny_params, replace
+from starrec.cv.fold import FoldData, FoldSettings
 from starrec.tune.search import WORKER, open_study, run_trials
 
 

@@ -12,6 +12,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas only for the type: writing JSON must not import it
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -43,7 +47,7 @@ def atomic_path(final: str | Path):
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def write_json(path: str | Path, data) -> None:
+def write_json(path: str | Path, data: object) -> None:
     """Write ``data`` as indented JSON, atomically; NaN is refused (use None)."""
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -53,7 +57,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A CSV cell starting with one of these is run as a formula when a spreadsheet opens the file (OWASP)."""
 
 
-def write_csv(path: str | Path, frame) -> None:
+def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
     """Write a pandas DataFrame as CSV without its index, atomically; a text cell that a spreadsheet would
     run as a formula is written with a leading ``'`` (numbers are left as they are)."""
     frame = frame.copy()

@@ -49,7 +49,7 @@ class DataParams:
         None, "a folder of photos of people in none of the classes: evaluate counts those it refuses (null: none)"
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if self.unknown_source is not None and not self.unknown_source.strip():
             fail(f"{key}.unknown_source", "is empty; allowed: a folder of photos, or null")
         if not self.source.strip():
@@ -71,7 +71,7 @@ class FacesParams:
     margin: float = param(0.2, "extra border around a face, as a fraction of its size", low=0.0, high=1.0)
     multiple: str = param("largest", "largest | all", choices=("largest", "all"))
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if self.detect and not _cascade_path(self.cascade).is_file():
             fail(f"{key}.cascade", f"no such cascade {self.cascade!r} (a file of OpenCV's data folder, or a path)")
 
@@ -88,7 +88,7 @@ class SplitParams:
     val: float = param(0.2, "fraction for validation", low=0.0, high=1.0)
     test: float = param(0.2, "fraction for the final test", low=0.0, high=1.0, low_open=True)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             fail(key, f"train + val + test = {total:g}; they must sum to 1")
@@ -121,7 +121,7 @@ class AugmentParams:
     hue: float = param(0.0, "max hue delta (the stars: 0.05)", low=0.0, high=0.5)
     grayscale: bool = param(True, "RGB -> grayscale before normalisation, as in the lecture")
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         _check_factor_range(f"{key}.contrast", self.contrast)
         _check_factor_range(f"{key}.saturation", self.saturation)
 
@@ -134,7 +134,7 @@ class ModelParams:
     dropout: float = param(0.3, "after each dense layer (0 disables)", low=0.0, high=1.0, high_open=True)
     l2: float = param(0.0001, "weight decay on the dense layers (0 disables)", low=0.0, high=100.0)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.conv_filters:
             fail(f"{key}.conv_filters", "must be a non-empty list of positive integers")
 
@@ -164,19 +164,10 @@ class TrainParams:
     early_stopping_patience: int = param(
         0, "epochs without val_loss improvement before stopping (0: off)", low=0, high=100_000
     )
-    backup_every_s: float = param(
-        60.0, "least seconds between two backups of the training state (0: after every epoch)", low=0.0, high=1e9
-    )
-    tensorboard: bool = param(False, "write TensorBoard logs to logs/")
     precision: str = param(
         "auto",
         "auto (mixed_bfloat16 on a CPU with bfloat16, else float32) | float32 | mixed_bfloat16 | mixed_float16",
         choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
-    )
-    cache: str = param(
-        "auto",
-        "auto (in memory up to 2 GiB of pixels, else none) | memory | disk | none",
-        choices=("auto", "memory", "disk", "none"),
     )
     distribute: str = param(
         "none",
@@ -184,9 +175,32 @@ class TrainParams:
         choices=("none", "mirrored", "multi_worker"),
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.batch_size, str) and self.batch_size != "full":
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: a positive integer or full")
+
+
+@dataclass(frozen=True)
+class RuntimeParams:
+    """How the stages run, never what they compute: no stage lists these keys in dvc.yaml, so changing one
+    re-runs nothing (the resume and cache tests show the results are the same)."""
+
+    backup_every_s: float = param(
+        60.0, "least seconds between two backups of the training state (0: after every epoch)", low=0.0, high=1e9
+    )
+    cache: str = param(
+        "auto",
+        "training pixels kept after their first pass: auto (in memory up to 2 GiB, else none) | memory | disk | none",
+        choices=("auto", "memory", "disk", "none"),
+    )
+    tensorboard: bool = param(False, "write TensorBoard logs of the train stage to logs/")
+
+
+UNTRACKED = "runtime"
+"""The params section no stage depends on (:class:`RuntimeParams`)."""
+
+MOVED = {f"train.{name}": f"{UNTRACKED}.{name}" for name in ("backup_every_s", "cache", "tensorboard")}
+"""Keys of starrec 0.2 and where they are now: still read (for one release), with a note from check_params."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +214,7 @@ class KFoldParams:
         high=1023,
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.parts or self.parts != list(range(len(self.parts))):
             fail(f"{key}.parts", f"{self.parts}; must be [0, 1, ..., n-1] for n >= 1 parts, e.g. [0, 1, 2]")
 
@@ -221,7 +235,7 @@ class CalibrationParams:
         high=1.0,
     )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.min_confidence, str) and self.min_confidence != "auto":
             fail(f"{key}.min_confidence", f"{self.min_confidence!r}; allowed: auto or a number from 0 to 1")
 
@@ -244,7 +258,7 @@ class BaselineParams:
     svc_c: float = param(10.0, "eigenfaces: C of the RBF support vector classifier", low=0.0, high=1e6, low_open=True)
     logistic_c: float = param(1.0, "logistic regression: C, the inverse L2 strength", low=0.0, high=1e6, low_open=True)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if isinstance(self.pca_components, str) and self.pca_components != "auto":
             fail(f"{key}.pca_components", f"{self.pca_components!r}; allowed: a positive integer or auto")
 
@@ -308,8 +322,10 @@ class TuneParams:
         0, "outer folds of a nested cross validation around the search (0: off; small data)", low=0, high=100
     )
 
-    def validate(self, key):
-        for name in ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout"):
+    def validate(self, key: str) -> None:
+        for name in SEARCHED:
+            if name in CHOICE_RANGES:
+                continue
             _check_range(f"{key}.{name}", getattr(self, name))
         if self.batch_size is not None and (not self.batch_size or len(set(self.batch_size)) != len(self.batch_size)):
             fail(f"{key}.batch_size", f"{self.batch_size!r}; allowed: null or a list of distinct batch sizes")
@@ -334,7 +350,18 @@ def holds_password(url: str) -> bool:
     return parts.password is not None or bool(PASSWORD_QUERY_KEYS & {key.lower() for key in parse_qs(parts.query)})
 
 
-SEARCHED = ("momentum", "momentum_end", "momentum_rate", "learning_rate", "dropout", "batch_size")
+SEARCHED_KEYS = {
+    "train.momentum": "momentum",
+    "train.momentum_schedule.end": "momentum_end",
+    "train.momentum_schedule.rate": "momentum_rate",
+    "train.learning_rate": "learning_rate",
+    "model.dropout": "dropout",
+    "train.batch_size": "batch_size",
+}
+"""Each params key the search can vary and the ``tune.*`` field that holds its range: the one list of them."""
+SEARCHED = tuple(SEARCHED_KEYS.values())
+CHOICE_RANGES = {"batch_size"}
+"""``tune.*`` fields that list choices, not a [low, high] range."""
 
 
 @dataclass(frozen=True)
@@ -351,7 +378,7 @@ class LearningCurveParams:
     )
     max_gap: float = param(0.05, "high variance: training minus validation accuracy exceeds this", low=0.0, high=1.0)
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         if not self.fractions or self.fractions != sorted(set(self.fractions)):
             fail(f"{key}.fractions", f"{self.fractions!r}; allowed: increasing fractions in (0, 1]")
 
@@ -380,8 +407,11 @@ class Params:
     tune: TuneParams = section(
         TuneParams, "search by K-fold (tune/dvc.yaml; docs/tuning.md): ranges of the lecture's knobs"
     )
+    runtime: RuntimeParams = section(
+        RuntimeParams, "how the stages run, not what they compute: changing it re-runs nothing"
+    )
 
-    def validate(self, key):
+    def validate(self, key: str) -> None:
         blocks = len(self.model.conv_filters)
         if self.image.size >> blocks < 1:
             fail(
@@ -392,8 +422,25 @@ class Params:
 
 
 def parse_params(raw: dict) -> Params:
-    """Validate a params mapping (as read from YAML); defaults fill missing keys."""
-    return build(Params, raw, "")
+    """Validate a params mapping (as read from YAML); defaults fill missing keys; :data:`MOVED` keys are read
+    where they are now."""
+    return build(Params, moved(raw)[0], "")
+
+
+def moved(raw: dict) -> tuple[dict, list[str]]:
+    """``raw`` with each :data:`MOVED` key at its new place (a value given there too wins), and a note for each."""
+    raw, notes = {**raw, **{name: dict(value) for name, value in raw.items() if isinstance(value, dict)}}, []
+    for old, new in MOVED.items():
+        section, key = old.split(".")
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            value = raw[section].pop(key)
+            target_section, target = new.split(".")
+            if raw.get(target_section) is None:
+                raw[target_section] = {}
+            if isinstance(raw[target_section], dict):
+                raw[target_section].setdefault(target, value)
+            notes.append(f"{old} is now {new} (it re-runs no stage); move it in params.yaml")
+    return raw, notes
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -414,6 +461,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             f"{path}: must be a mapping of sections to values; `starrec params > {path}` writes the defaults"
         )
     return parse_params(raw)
+
+
+def moved_keys_notes(path: str | Path = "params.yaml") -> list[str]:
+    """A note for each key of ``path`` that :data:`MOVED` names (check_params prints them)."""
+    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    return moved(raw)[1] if isinstance(raw, dict) else []
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from starrec.errors import StarrecError
 
@@ -25,17 +26,24 @@ def run_stage(main: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, _exit_on_terminate)
     try:
         main()
-    except StarrecError as error:
-        _fail(str(error))
-    except OSError as error:
-        if error.errno not in LOCAL_IO_ERRORS:
-            raise
-        _fail(describe(error))
     except Exception as error:
-        local = native_io_error(error)
-        if local is None:
+        message = one_line(error)
+        if message is None:
             raise
-        _fail(describe(local))
+        _fail(message)
+
+
+def one_line(error: Exception, any_path: bool = False) -> str | None:
+    """The one line a user sees for ``error``, or None for a bug (whose traceback they should see): a
+    :class:`StarrecError`'s message, or ``<path>: <cause>`` for an I/O error of the machine (a full, read-only
+    or forbidden disk; inside TensorFlow's OpError too). ``any_path``: every OSError is the user's (a path they
+    typed: the ``starrec`` command), not only the machine's."""
+    if isinstance(error, StarrecError):
+        return str(error)
+    if isinstance(error, OSError) and (any_path or error.errno in LOCAL_IO_ERRORS):
+        return describe(error)
+    local = native_io_error(error)
+    return None if local is None else describe(local)
 
 
 def native_io_error(error: Exception) -> OSError | None:
@@ -61,5 +69,5 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _exit_on_terminate(signum, frame):
+def _exit_on_terminate(signum: int, frame: object) -> NoReturn:
     sys.exit(128 + signum)

@@ -15,6 +15,7 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
+from starrec import artifacts
 from starrec.atomic import write_csv, write_json
 from starrec.data.duplicates import duplicate_groups, thumbnail
 from starrec.data.filenames import has_ignored_part, is_ignored, rename_reason, safe_name
@@ -102,7 +103,7 @@ def ingest(
     write_serialized_shards(
         (
             relabel(record, labels[row["class"]])
-            for record, row in zip(serialized_records([str(scratch)]), rows)
+            for record, row in zip(serialized_records([str(scratch)]), rows, strict=True)
             if row["class"] in labels
         ),
         directory / "records",
@@ -117,12 +118,12 @@ def ingest(
         np.asarray([thumbnails[index] for index in kept]).reshape(len(kept), -1),
         data.near_duplicate_rms,
     )
-    for row, group in zip(manifest, groups):
+    for row, group in zip(manifest, groups, strict=True):
         row["group"] = manifest[group]["id"]
     result = Ingested(names, manifest, rejected, dropped)
-    write_csv(directory / "manifest.csv", pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
-    write_csv(directory / "rejected.csv", pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
-    write_json(directory / "classes.json", result.classes)
+    write_csv(directory / artifacts.MANIFEST.name, pd.DataFrame(result.manifest, columns=MANIFEST_COLUMNS))
+    write_csv(directory / artifacts.REJECTED.name, pd.DataFrame(result.rejected, columns=REJECTED_COLUMNS))
+    write_json(directory / artifacts.CLASSES.name, result.classes)
     return result
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from starrec.params import TrainParams
 
 CACHE_IN_MEMORY_UP_TO = 2 * 2**30
-"""``train.cache: auto`` keeps the training pixels in memory up to this many bytes (uint8), else re-reads them."""
+"""``runtime.cache: auto`` keeps the training pixels in memory up to this many bytes (uint8), else re-reads them."""
 
 SHUFFLE_BUFFER_BYTES = 128 * 2**20
 """The shuffle buffer holds at most this many bytes of pixels (and at most the whole set)."""
@@ -43,7 +43,7 @@ def _pairs(examples: tf.data.Dataset) -> tf.data.Dataset:
     return examples.map(lambda example: (example["image"], example["label"]), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _to_float(images, labels):
+def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cast(images, tf.float32), labels
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import write_csv
 from starrec.data.archives import extract_archive
-from starrec.data.fetch import download, sha256_of
+from starrec.data.fetch import fetch_url, sha256_of
 from starrec.data.filenames import (
     has_ignored_part,
     is_ignored,
@@ -51,7 +51,7 @@ def write_digits(target: Path) -> None:
 
     digits = load_digits()
     pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    for index, (image, label) in enumerate(zip(pixels, digits.target)):
+    for index, (image, label) in enumerate(zip(pixels, digits.target, strict=True)):
         _save_png(image, target / str(label) / f"digit_{index:04d}.png")
 
 
@@ -80,12 +80,12 @@ def write_lfw(target: Path, data_home: str | None, min_faces: int) -> None:
     """LFW people with at least ``min_faces`` photos, face-cropped RGB PNGs per person.
 
     scikit-learn downloads and caches into ``data_home``, by default
-    :data:`starrec.paths.SCIKIT_LEARN_DATA` of this checkout, so that two
+    :data:`starrec.artifacts.SCIKIT_LEARN_DATA` of this checkout, so that two
     experiments running at once (``dvc queue start -j 2``) never write to one folder.
     """
     from sklearn.datasets import fetch_lfw_people, get_data_home
 
-    data_home = data_home or str(paths.SCIKIT_LEARN_DATA)
+    data_home = data_home or str(artifacts.SCIKIT_LEARN_DATA)
     home = Path(get_data_home(data_home)) / "lfw_home"
     try:
         people = fetch_lfw_people(data_home=data_home, color=True, resize=1.0, min_faces_per_person=min_faces)
@@ -97,7 +97,7 @@ def write_lfw(target: Path, data_home: str | None, min_faces: int) -> None:
             "the folder that holds lfw_home)"
         ) from None
     pixels = np.round(people.images * 255.0).clip(0, 255).astype(np.uint8)
-    for index, (image, label) in enumerate(zip(pixels, people.target)):
+    for index, (image, label) in enumerate(zip(pixels, people.target, strict=True)):
         name = people.target_names[label].replace(" ", "_")
         _save_png(image, target / name / f"{name}_{index:05d}.png")
 
@@ -185,7 +185,7 @@ def fetch_archive(url: str, target: Path, data: DataParams) -> Fetched:
             "archive's checksum (`sha256sum` of the file, or a run with require_sha256: false prints it)"
         )
     with tempfile.TemporaryDirectory(prefix="starrec-download-", dir=target.parent) as scratch:
-        archive = download(url, Path(scratch) / "archive", sha256=data.sha256)
+        archive = fetch_url(url, Path(scratch) / "archive", sha256=data.sha256)
         unpinned = sha256_of(archive) if data.sha256 is None else None
         return Fetched(renamed=extract_archive(archive, target, data), unpinned_sha256=unpinned)
 
@@ -194,7 +194,7 @@ def is_url(source: str) -> bool:
     return urllib.parse.urlparse(source).scheme in ("http", "https", "file")
 
 
-def fetch_source(data: DataParams, seed: int, target: Path) -> Fetched:
+def download_source(data: DataParams, seed: int, target: Path) -> Fetched:
     """Fill ``target`` with ``<class>/<images>`` from ``data.source``; say what was left out or renamed."""
     target.mkdir(parents=True, exist_ok=True)
     if data.source == "digits":
@@ -214,4 +214,4 @@ def write_renamed(fetched: Fetched, target: Path) -> None:
     """``target/renamed.csv`` (stored, original, reason) when any name was made safe; nothing otherwise."""
     if fetched.renamed:
         rows = [(stored, original, reason) for stored, (original, reason) in fetched.renamed.items()]
-        write_csv(target / "renamed.csv", pd.DataFrame(rows, columns=["stored", "original", "reason"]))
+        write_csv(target / artifacts.RENAMED.name, pd.DataFrame(rows, columns=["stored", "original", "reason"]))

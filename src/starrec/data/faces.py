@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from starrec.params import FacesParams, ParamsError
 
+if TYPE_CHECKING:
+    import cv2
+
 
 @lru_cache(maxsize=4)
-def load_cascade(name: str):
+def load_cascade(name: str) -> cv2.CascadeClassifier:
     """The cascade ``name`` from OpenCV's data folder (or a path to an XML file)."""
     import cv2
 

@@ -76,7 +76,7 @@ def _stream(url: str, destination: Path, timeout: float) -> None:
                 out.close()
 
 
-def download(
+def fetch_url(
     url: str,
     destination: str | Path,
     sha256: str | None = None,

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from starrec import artifacts
+
 MANIFEST_COLUMNS = ["id", "class", "label", "source", "sha256", "group", "width", "height"]
 REJECTED_COLUMNS = ["source", "class", "reason"]
 
@@ -26,4 +28,4 @@ def group_by_id(manifest: str | Path, ids) -> np.ndarray:
 
 def load_classes(directory: str | Path) -> list[str]:
     """The class names in label order, from ``<directory>/classes.json``."""
-    return json.loads((Path(directory) / "classes.json").read_text(encoding="utf-8"))
+    return json.loads((Path(directory) / artifacts.CLASSES.name).read_text(encoding="utf-8"))

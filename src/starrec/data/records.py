@@ -36,10 +36,10 @@ def serialize_example(image: np.ndarray, label: int, example_id: str) -> bytes:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (h, w, 3) uint8 image, got {image.shape} {image.dtype}")
 
-    def int64(value):
+    def int64(value: int) -> tf.train.Feature:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
-    def raw(value: bytes):
+    def raw(value: bytes) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     features = {

@@ -86,7 +86,7 @@ def write_splits(records: Path, chosen: dict[str, np.ndarray], directory: Path, 
         for shard in range(shards):
             members = np.flatnonzero((split_of == number) & (shard_of == shard))
             bucket = serialized_records([str(scratch / f"{number}-{shard}.tfrecord")])
-            yield from (record for _, record in sorted(zip(position[members], bucket)))
+            yield from (record for _, record in sorted(zip(position[members], bucket, strict=True)))
 
     for number, name in enumerate(SPLITS):
         write_serialized_shards(in_order(number, -(-len(chosen[name]) // shard_size)), directory / name, shard_size)

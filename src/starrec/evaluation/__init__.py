@@ -1,2 +1,2 @@
-"""The evaluation floor: predictions, the lecture's metrics with intervals, K-fold cross validation,
-baselines, what the network sees, paired comparisons of runs and the report. Imports those below."""
+"""The evaluation floor: predictions, the lecture's metrics with intervals, calibration, baselines, what the
+network sees and paired comparisons of runs. Imports those below."""

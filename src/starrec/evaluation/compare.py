@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from starrec import paths
+from starrec import artifacts
 from starrec.errors import StarrecError
-from starrec.evaluation.runs import SCORE_NAMES, Run, params_diff
+from starrec.evaluation.runs import SCORE_NAMES, RunResults, params_diff
 from starrec.evaluation.significance import McNemar, TTest, corrected_resampled_ttest, mcnemar
 
 ALPHA = 0.05
@@ -29,8 +29,8 @@ class NotComparable(StarrecError, ValueError):
 class Comparison:
     """A against B: the corrected t-test over the folds per score, McNemar on the test images."""
 
-    a: Run
-    b: Run
+    a: RunResults
+    b: RunResults
     folds: dict[str, TTest]
     test: McNemar
 
@@ -101,11 +101,11 @@ def significance(p: float, alpha: float) -> str:
     return f"significant at {alpha:g}" if p < alpha else f"not significant at {alpha:g}"
 
 
-def compare(a: Run, b: Run) -> Comparison:
+def compare(a: RunResults, b: RunResults) -> Comparison:
     """The comparison of two runs; NotComparable unless they share their folds and test images."""
     for run in (a, b):
         if "folds_id" not in run.kfold:
-            raise NotComparable(f"{run.name}: its {paths.KFOLD} has no folds_id; re-run its folds (dvc exp run)")
+            raise NotComparable(f"{run.name}: its {artifacts.KFOLD} has no folds_id; re-run its folds (dvc exp run)")
     if a.kfold["folds_id"] != b.kfold["folds_id"]:
         keys = [key for key in params_diff(a.params, b.params) if key.split(".")[0] in FOLD_PARAMS]
         cause = f" ({', '.join(keys)} differ)" if keys else ""
@@ -125,7 +125,7 @@ def compare(a: Run, b: Run) -> Comparison:
         for score in SCORE_NAMES
     }
 
-    def correct(run: Run):
+    def correct(run: RunResults):
         return (run.predictions["actual"] == run.predictions["predicted"]).to_numpy()
 
     return Comparison(a, b, folds, mcnemar(correct(a), correct(b)))

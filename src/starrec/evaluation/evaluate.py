@@ -117,7 +117,7 @@ def evaluate(
     )
     curves = one_vs_rest_curves(labels, probabilities, classes)
     plots = {
-        "confusion": [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[predicted])],
+        "confusion": [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[predicted], strict=True)],
         "per_class": [
             {"class": row["class"], "metric": metric, "value": row[metric]}
             for row in table

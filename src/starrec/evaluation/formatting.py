@@ -3,14 +3,24 @@ for Markdown text that renders as itself."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 
-def with_interval(scores: dict, key: str) -> str:
+from starrec.artifacts import MeanStd
+
+
+def with_interval(scores: Mapping[str, Any], key: str) -> str:
     """``0.9833 [0.9640, 0.9923]``: ``scores[key]`` and its 95 % interval ``scores["ci95"][key]``."""
     interval = scores["ci95"][key]
     return f"{scores[key]:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
 
 
-def mean_std(summary: dict) -> str:
+def score(value: float | None) -> str:
+    """A score with 4 decimals, or "undefined" for null (a ratio with nothing to divide by)."""
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+def mean_std(summary: MeanStd) -> str:
     """``0.9868 ± 0.0026``: the folds' mean and standard deviation of one score."""
     return f"{summary['mean']:.4f} ± {summary['std']:.4f}"
 

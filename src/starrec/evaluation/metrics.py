@@ -179,7 +179,7 @@ def evaluation_report(y_true, probabilities, class_names: list[str]) -> dict:
         "f1_of_macro_averages": f1_of_averages(float(precision), float(recall)),
         "roc_auc_ovr": roc_auc_ovr,
     }
-    for row, area in zip(table, areas):
+    for row, area in zip(table, areas, strict=True):
         row["roc_auc"] = area
     macro = {
         "class": MACRO_ROW,
@@ -218,6 +218,8 @@ def one_vs_rest_curves(y_true, probabilities, class_names: list[str]) -> dict[st
             continue
         fpr, tpr, _ = roc_curve(is_class, probabilities[:, c])
         precision, recall, _ = precision_recall_curve(is_class, probabilities[:, c])
-        roc += [{"class": name, "fpr": float(x), "tpr": float(y)} for x, y in zip(fpr, tpr)]
-        pr += [{"class": name, "recall": float(x), "precision": float(y)} for x, y in zip(recall, precision)]
+        roc += [{"class": name, "fpr": float(x), "tpr": float(y)} for x, y in zip(fpr, tpr, strict=True)]
+        pr += [
+            {"class": name, "recall": float(x), "precision": float(y)} for x, y in zip(recall, precision, strict=True)
+        ]
     return {"roc": roc, "precision_recall": pr}

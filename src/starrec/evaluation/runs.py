@@ -18,7 +18,7 @@ from dvc.exceptions import DvcException
 from dvc.scm import SCM, resolve_rev
 from dvc_data.index import DataIndexError
 
-from starrec import paths
+from starrec import artifacts
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.predictions import read_predictions
 from starrec.params import Params
@@ -30,7 +30,7 @@ LOCK_FILES = ("dvc.lock", "tune/dvc.lock")
 
 
 @dataclass(frozen=True)
-class Run:
+class RunResults:
     """What one revision (or the workspace) holds: its params (flat keys) and results."""
 
     name: str
@@ -83,7 +83,7 @@ def _is_output(name: str, path: str) -> bool:
 def read_params(name: str) -> dict:
     """The flat params of revision ``name``, each key its schema default where that params.yaml has none
     (a key added after the revision was made, or left out by hand, is not a difference)."""
-    raw = yaml.safe_load(read_text(name, str(paths.PARAMS))) or {}
+    raw = yaml.safe_load(read_text(name, str(artifacts.PARAMS))) or {}
     return flatten(dataclasses.asdict(Params())) | flatten(raw if isinstance(raw, dict) else {})
 
 
@@ -98,16 +98,16 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def load_run(name: str) -> Run:
+def load_run(name: str) -> RunResults:
     def read_json(path) -> dict:
         return json.loads(read_text(name, str(path)))
 
-    return Run(
+    return RunResults(
         name=name,
         params=read_params(name),
-        kfold=read_json(paths.KFOLD),
-        test=read_json(paths.TEST),
-        predictions=read_predictions(io.StringIO(read_text(name, str(paths.PREDICTIONS)))),
+        kfold=read_json(artifacts.KFOLD),
+        test=read_json(artifacts.TEST),
+        predictions=read_predictions(io.StringIO(read_text(name, str(artifacts.PREDICTIONS)))),
     )
 
 
@@ -120,7 +120,7 @@ def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> st
     run committed at ``rev``, naming the machine each was trained on (``machine``: this one's
     metrics/train_machine.json) where the scores differ; None where ``rev`` holds no test scores."""
     try:
-        committed = json.loads(read_text(rev, str(paths.TEST)))
+        committed = json.loads(read_text(rev, str(artifacts.TEST)))
     except StarrecError:
         return None
     if all(committed.get(key) == test.get(key) for key in SCORE_NAMES):
@@ -130,7 +130,7 @@ def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> st
         low, high = committed["ci95"][key]["low"], committed["ci95"][key]["high"]
         scores.append(f"{title} {'inside' if low <= test[key] <= high else 'OUTSIDE'} [{low:.4f}, {high:.4f}]")
     try:
-        theirs = json.loads(read_text(rev, str(paths.TRAIN_MACHINE)))
+        theirs = json.loads(read_text(rev, str(artifacts.TRAIN_MACHINE)))
         trained = f"trained on {theirs['cpu']} in {theirs['precision']}"
     except (StarrecError, KeyError, TypeError, ValueError):
         trained = "its machine not recorded"

@@ -59,7 +59,7 @@ def trace(model: keras.Model, images: np.ndarray) -> Trace:
     del tape
     return Trace(
         activations={name: value.numpy().astype(np.float32) for name, value in watched.items()},
-        gradients={name: g.numpy().astype(np.float32) for name, g in zip(watched, gradients[1:])},
+        gradients={name: g.numpy().astype(np.float32) for name, g in zip(watched, gradients[1:], strict=True)},
         saliency=np.abs(gradients[0].numpy()).max(axis=-1),
         predicted=predicted.numpy(),
     )
@@ -138,7 +138,7 @@ def image_grid(
     figure, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for index, (image, caption) in enumerate(zip(images, captions)):
+    for index, (image, caption) in enumerate(zip(images, captions, strict=True)):
         axis = axes.flat[index]
         axis.imshow(image)
         if overlay is not None:
@@ -158,7 +158,7 @@ def filter_grid(kernel: np.ndarray, title: str, path: Path) -> None:
     figure, axes = plt.subplots(rows, columns, figsize=(1.0 * columns, 1.0 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for axis, weights in zip(axes.flat, filters):
+    for axis, weights in zip(axes.flat, filters, strict=False):
         axis.imshow(weights, cmap="coolwarm", vmin=-np.abs(filters).max(), vmax=np.abs(filters).max())
     figure.suptitle(title, fontsize=9)
     _save(figure, path)
@@ -227,7 +227,7 @@ def write_visuals(
     pictured = images_at(examples, np.concatenate([chosen, wrong]))
     images, wrong_images = pictured[: len(chosen)], pictured[len(chosen) :]
     seen = trace(model, images)
-    rows = [f"{classes[labels[i]]} → {classes[p]}" for i, p in zip(chosen, seen.predicted)]
+    rows = [f"{classes[labels[i]]} → {classes[p]}" for i, p in zip(chosen, seen.predicted, strict=True)]
     ranges = {}
     for layer, activations in seen.activations.items():
         gradients = seen.gradients[layer]

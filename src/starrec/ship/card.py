@@ -16,9 +16,19 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from starrec import paths
-from starrec.errors import MissingInput
-from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, with_interval
+from starrec import artifacts
+from starrec.artifacts import (
+    CalibrationReport,
+    ExportReport,
+    KFoldReport,
+    Proportion,
+    SplitCount,
+    TestReport,
+    TrainMachine,
+    read_json,
+    read_optional,
+)
+from starrec.evaluation.formatting import markdown_table, markdown_text, mean_std, score, with_interval
 from starrec.model_info import INFO_NAME, parse_model_info
 from starrec.params import AugmentParams, DataParams, FacesParams, ModelParams, TrainParams
 
@@ -32,21 +42,21 @@ NOT_PEOPLE = {
 
 
 @dataclass(frozen=True)
-class RunMetrics:
+class CardInputs:
     """What a card reads from one run: metrics/test.json, kfold.json, baseline.json, per_class.json,
     split_counts.json; calibration.json, train_machine.json and export.json (None for a run before them);
     and from the model file the precision it was trained in and the starrec version."""
 
-    test: dict
-    kfold: dict
+    test: TestReport
+    kfold: KFoldReport
     baseline: dict
     per_class: dict
-    split_counts: list[dict]
+    split_counts: list[SplitCount]
     precision: str
     version: str
-    calibration: dict | None = None
-    machine: dict | None = None
-    export: dict | None = None
+    calibration: CalibrationReport | None = None
+    machine: TrainMachine | None = None
+    export: ExportReport | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ def data_hash(lock: Path) -> str:
     """The md5 DVC recorded for ``data/raw`` (stage download) in ``lock``; "unknown" without one."""
     try:
         stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"]
-        return next(out["md5"] for out in stages["download"]["outs"] if out["path"] == str(paths.RAW))
+        return next(out["md5"] for out in stages["download"]["outs"] if out["path"] == str(artifacts.RAW))
     except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
         return "unknown"
 
@@ -105,34 +115,24 @@ def library_version(name: str) -> str:
     return "not installed"
 
 
-def read_run(model: Path = paths.MODEL) -> RunMetrics:
+def read_run(model: Path = artifacts.MODEL) -> CardInputs:
     """This workspace's metrics files and the precision of ``model``; MissingInput names a missing one."""
-    files = {
-        "test": paths.TEST,
-        "kfold": paths.KFOLD,
-        "baseline": paths.BASELINE,
-        "per_class": paths.PER_CLASS,
-        "split_counts": paths.SPLIT_COUNTS,
-    }
-    loaded = {}
-    for name, path in files.items():
-        if not path.is_file():
-            raise MissingInput(f"{path}: missing; run `dvc repro` first")
-        loaded[name] = json.loads(path.read_text(encoding="utf-8"))
+    test, kfold = read_json(artifacts.TEST, TestReport), read_json(artifacts.KFOLD, KFoldReport)
+    baseline, per_class = read_json(artifacts.BASELINE, dict), read_json(artifacts.PER_CLASS, dict)
+    split_counts = read_json(artifacts.SPLIT_COUNTS, list[SplitCount])
     precision, version = model_facts(model)
-    return RunMetrics(
-        **loaded,
-        precision=precision,
-        version=version,
-        calibration=_optional(paths.CALIBRATION),
-        machine=_optional(paths.TRAIN_MACHINE),
-        export=_optional(paths.EXPORT_CHECK),
+    return CardInputs(
+        test,
+        kfold,
+        baseline,
+        per_class,
+        split_counts,
+        precision,
+        version,
+        read_optional(artifacts.CALIBRATION, CalibrationReport),
+        read_optional(artifacts.TRAIN_MACHINE, TrainMachine),
+        read_optional(artifacts.EXPORT_CHECK, ExportReport),
     )
-
-
-def _optional(path: Path) -> dict | None:
-    """A metrics file that a run from before it lacks (None)."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def model_facts(model: Path) -> tuple[str, str]:
@@ -161,7 +161,7 @@ def weakest_classes(per_class: dict, count: int = WEAKEST) -> list[tuple[str, di
     return sorted(classes, key=rank)[:count]
 
 
-def calibration_line(calibration: dict) -> str:
+def calibration_line(calibration: CalibrationReport) -> str:
     """The probabilities' temperature, expected calibration error and "not sure" threshold
     (metrics/calibration.json), in words."""
     ece, before = calibration["ece"], calibration["ece_uncalibrated"]
@@ -175,7 +175,7 @@ def calibration_line(calibration: dict) -> str:
     )
 
 
-def _selective_words(calibration: dict) -> str:
+def _selective_words(calibration: CalibrationReport) -> str:
     """What the model answers "not sure" to: its min_confidence, the test split's coverage and error there."""
     chosen = calibration.get("selective")
     if not chosen:
@@ -198,18 +198,15 @@ def _selective_words(calibration: dict) -> str:
     return words
 
 
-def _percent(score: dict) -> str:
-    """``12.3 % [8.1, 17.0 %]``: a proportion and its Wilson interval."""
-    low, high = score["ci95"]["low"], score["ci95"]["high"]
-    return f"{100 * score['value']:.1f} % [{100 * low:.1f}, {100 * high:.1f} %]"
+def _percent(score: Proportion) -> str:
+    """``12.3 % [8.1, 17.0 %]``: a proportion and its Wilson interval ("undefined" where nothing was counted)."""
+    value, interval = score["value"], score["ci95"]
+    if value is None or interval is None:
+        return "undefined"
+    return f"{100 * value:.1f} % [{100 * interval['low']:.1f}, {100 * interval['high']:.1f} %]"
 
 
-def score_cell(value: float | None) -> str:
-    """A score with 4 decimals, or "undefined" for null (a ratio with nothing to divide by)."""
-    return "undefined" if value is None else f"{value:.4f}"
-
-
-def class_counts(split_counts: list[dict]) -> dict[str, dict[str, int]]:
+def class_counts(split_counts: list[SplitCount]) -> dict[str, dict[str, int]]:
     """{class: {split: images}} of metrics/split_counts.json, classes in its order."""
     counts: dict[str, dict[str, int]] = {}
     for row in split_counts:
@@ -218,7 +215,7 @@ def class_counts(split_counts: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def model_card(
-    run: RunMetrics,
+    run: CardInputs,
     data: DataParams,
     faces: FacesParams,
     image_size: int,
@@ -252,8 +249,8 @@ def model_card(
         f"dropout {model.dropout:g}, a softmax over {n_classes} classes. Input: an RGB image resized to "
         f"{image_size}x{image_size} pixels, {grayscale}normalised inside the model. Trained with SGD, learning "
         f"rate {train.learning_rate:g}, momentum {train.momentum:g}, batch size {train.batch_size}, "
-        f"{train.epochs} epochs, in {run.precision}. Files: `models/model.keras` (registry entry "
-        "`star-recognizer`), `models/export/` (SavedModel, ONNX, LiteRT; entry `star-recognizer-exports`).",
+        f"{train.epochs} epochs, in {run.precision}. Files: `{artifacts.MODEL}` (registry entry "
+        f"`{MODEL_NAME}`), `{artifacts.EXPORT}/` (SavedModel, ONNX, LiteRT; entry `{MODEL_NAME}-exports`).",
         "## Intended use",
         f"- Telling which of the {n_classes} classes it was trained on a photo shows, in `starrec predict`, "
         "`starrec serve` or your own code, for people who agreed to be recognised.\n"
@@ -302,7 +299,7 @@ def model_card(
             [
                 [
                     markdown_text(name),
-                    *(score_cell(s[key]) for key in ("f1", "recall", "precision")),
+                    *(score(s[key]) for key in ("f1", "recall", "precision")),
                     str(s["support"]),
                 ]
                 for name, s in weakest_classes(run.per_class)
@@ -340,7 +337,7 @@ def face_settings(faces: FacesParams) -> str:
     )
 
 
-def folds_line(kfold: dict) -> str:
+def folds_line(kfold: KFoldReport) -> str:
     """The K-fold mean ± std and the range over folds (train + val, the same network retrained per fold)."""
     accuracies = [fold["accuracy"] for fold in kfold["folds"]]
     return (
@@ -362,7 +359,7 @@ def dataset_name(source: str) -> str:
     return PurePosixPath(path.rstrip("/")).name or source
 
 
-def front_matter(run: RunMetrics, data: DataParams, faces: FacesParams) -> str:
+def front_matter(run: CardInputs, data: DataParams, faces: FacesParams) -> str:
     """The card's YAML front-matter as the Hugging Face Hub reads it: license, library, tags, datasets and a
     ``model-index`` with the test split's scores and the K-fold means, each value as the metrics files hold it."""
     dataset, test, kfold = dataset_name(data.source), run.test, run.kfold
@@ -375,13 +372,13 @@ def front_matter(run: RunMetrics, data: DataParams, faces: FacesParams) -> str:
         bins = run.calibration["bins"]
         tested.append({"type": "ece", "value": test["ece"], "name": f"Test expected calibration error ({bins} bins)"})
     folds = [
-        {"type": key, "value": kfold[score]["mean"], "name": f"{kfold['k']}-fold cross-validation {name} (mean)"}
-        for key, score, name in (("accuracy", "accuracy", "accuracy"), ("f1", "f1_macro", "macro F1"))
+        {"type": key, "value": mean["mean"], "name": f"{kfold['k']}-fold cross-validation {name} (mean)"}
+        for key, mean, name in (("accuracy", kfold["accuracy"], "accuracy"), ("f1", kfold["f1_macro"], "macro F1"))
     ]
-    results = [
-        {"task": task, "dataset": {"name": dataset, "type": dataset, "split": split}, "metrics": metrics}
+    results: list[dict] = [
+        {"task": dict(task), "dataset": {"name": dataset, "type": dataset, "split": split}, "metrics": metrics}
         for split, metrics in (("test", tested), ("train+val", folds))
-    ]
+    ]  # a copy of task each: the same object twice would be written as a YAML alias
     tags = ["image-classification", "keras", "cnn", "dvc", "starrec"]
     meta = {
         "license": LICENSE,
@@ -410,15 +407,15 @@ def how_to_use(image_size: int, faces: FacesParams) -> str:
         "```python\n"
         "import json, zipfile, keras, numpy as np\n"
         "from PIL import Image\n"
-        'model = keras.saving.load_model("models/model.keras")\n'
-        'classes = json.loads(zipfile.ZipFile("models/model.keras").read("starrec.json"))["classes"]\n'
+        f'model = keras.saving.load_model("{artifacts.MODEL}")\n'
+        f'classes = json.loads(zipfile.ZipFile("{artifacts.MODEL}").read("{INFO_NAME}"))["classes"]\n'
         f'photo = np.asarray(Image.open("photo.jpg").convert("RGB").resize(({image_size}, {image_size})), "float32")\n'
         "print(classes[int(model.predict(photo[None], verbose=0).argmax())])\n"
         "```"
     )
 
 
-def provenance_section(run: RunMetrics, train: TrainParams, origin: Provenance | None) -> str:
+def provenance_section(run: CardInputs, train: TrainParams, origin: Provenance | None) -> str:
     """When and where the model was trained, from which commit and data, with which libraries, and its exports'
     sizes and latency (metrics/export.json); the parts a run from before them lacks are left out."""
     lines = ["## Provenance"]

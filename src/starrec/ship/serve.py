@@ -54,7 +54,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from starrec import __version__
+from starrec import __version__, artifacts
 from starrec.data.images import RejectedImage, decode_bytes
 from starrec.data.photos import model_inputs
 from starrec.ship.classifiers import Classifier, export_digest, load_classifier
@@ -190,7 +190,7 @@ def predict_crops(
     else:
         probabilities, saliency = explain(batch)
     faces = []
-    for number, (crop, row) in enumerate(zip(crops, probabilities)):
+    for number, (crop, row) in enumerate(zip(crops, probabilities, strict=True)):
         faces.append(
             {
                 "sure": is_sure(row, classifier.info.min_confidence),
@@ -235,7 +235,7 @@ class BodyLimit:
     than ``timeout_s`` or the whole body longer than ``deadline_s``. Starlette and uvicorn have none of
     these (Starlette limits only multipart parts)."""
 
-    def __init__(self, app, limit: int, timeout_s: float, deadline_s: float = Limits.body_deadline_s):
+    def __init__(self, app, limit: int, timeout_s: float, deadline_s: float = Limits.body_deadline_s) -> None:
         self.app, self.limit, self.timeout_s, self.deadline_s = app, limit, timeout_s, deadline_s
 
     async def __call__(self, scope, receive, send):
@@ -273,7 +273,7 @@ class HeaderDeadlineProtocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
     _counted: str | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         if address is not None and self.open_by_client[address] >= self.per_client:
@@ -331,7 +331,9 @@ def create_app(
     in ``allowed_hosts`` get 400 (DNS rebinding: a web page that makes a browser call this machine)."""
     classifier = load_classifier(model_path)
     explain = None
-    no_saliency: str | None = f"{classifier.path.name} is an export, without gradients; serve model.keras for one"
+    no_saliency: str | None = (
+        f"{classifier.path.name} is an export, without gradients; serve {artifacts.MODEL.name} for one"
+    )
     if classifier.keras_model is not None:  # saliency needs TensorFlow's gradients; an export is served without it
         from starrec.evaluation.visualize import saliency_function
 

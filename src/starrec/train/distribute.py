@@ -91,5 +91,5 @@ def broadcast_from_chief(strategy: tf.distribute.Strategy, values: list) -> list
     shared = share(tensors)
     return [
         np.asarray(strategy.experimental_local_results(value)[0]).astype(array.dtype)
-        for value, array in zip(shared, arrays)
+        for value, array in zip(shared, arrays, strict=True)
     ]

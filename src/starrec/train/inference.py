@@ -27,7 +27,7 @@ def labels_and_outputs(
     values: list[list[np.ndarray]] = [[] for _ in outputs]
     for images, batch_labels in batches(examples, batch_size):
         results = network(images, training=False)
-        for kept, result in zip(values, results if isinstance(results, (list, tuple)) else [results]):
+        for kept, result in zip(values, results if isinstance(results, (list, tuple)) else [results], strict=True):
             kept.append(result.numpy())
         labels.append(batch_labels.numpy())
     if not labels:

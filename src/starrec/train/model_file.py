@@ -9,12 +9,13 @@ from pathlib import Path
 
 import keras
 
+from starrec import artifacts
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput
 from starrec.model_info import INFO_NAME, ModelFileError, ModelInfo, parse_model_info
 from starrec.train import optim, preprocess  # noqa: F401  (register MomentumSGD and Grayscale: older model files)
 
-REBUILD = "rebuild it with `dvc repro -s train` or restore it with `dvc checkout models/model.keras`"
+REBUILD = f"rebuild it with `dvc repro -s train` or restore it with `dvc checkout {artifacts.MODEL}`"
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -68,7 +69,7 @@ def _renumbered(node, numbers: dict[int, int]):
     return node
 
 
-def load_model(path) -> keras.Model:
+def load_model(path: str | Path) -> keras.Model:
     """Load a saved ``.keras`` model with starrec's custom layers and optimiser registered."""
     if not Path(path).is_file():
         raise MissingInput(f"{path}: no trained model; run `dvc repro` (or `make run`) first")
@@ -78,7 +79,7 @@ def load_model(path) -> keras.Model:
         raise ModelFileError(f"{path}: not a readable .keras model ({error}); {REBUILD}") from None
 
 
-def load_model_info(path, model: keras.Model) -> ModelInfo:
+def load_model_info(path: str | Path, model: keras.Model) -> ModelInfo:
     """The :class:`ModelInfo` saved in ``path``, checked against ``model``'s outputs."""
     try:
         with zipfile.ZipFile(path) as bundle:

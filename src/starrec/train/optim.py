@@ -11,10 +11,15 @@ epsilon_e = end + (start - end) * rate ^ e,  e = floor(t / steps_per_epoch)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import ops
 
 from starrec.params import TrainParams
+
+if TYPE_CHECKING:  # the types only: the optimiser runs through keras.ops
+    import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="starrec")
@@ -39,27 +44,27 @@ class MomentumSGD(keras.optimizers.Optimizer):
         self.steps_per_epoch = int(steps_per_epoch)
         self.nesterov = bool(nesterov)
 
-    def build(self, variables):
+    def build(self, variables: list) -> None:
         if self.built:
             return
         super().build(variables)
         self.deltas = self.add_optimizer_variables(variables, "delta")
 
-    def momentum_at(self, iteration):
+    def momentum_at(self, iteration: tf.Tensor) -> tf.Tensor:
         """epsilon for the epoch that step ``iteration`` belongs to."""
         if self.momentum_end is None:
             return ops.convert_to_tensor(self.momentum, "float32")
         epoch = ops.cast(ops.floor_divide(iteration, self.steps_per_epoch), "float32")
         return self.momentum_end + (self.momentum - self.momentum_end) * ops.power(self.momentum_rate, epoch)
 
-    def learning_rate_at(self, iteration):
+    def learning_rate_at(self, iteration: tf.Tensor) -> tf.Tensor:
         """alpha at step ``iteration`` (a schedule is evaluated there)."""
         schedule = self._learning_rate
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             return schedule(iteration)
         return ops.convert_to_tensor(schedule, "float32")
 
-    def update_step(self, gradient, variable, learning_rate):
+    def update_step(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         epsilon = ops.cast(self.momentum_at(self.iterations), variable.dtype)
@@ -71,7 +76,7 @@ class MomentumSGD(keras.optimizers.Optimizer):
         else:
             self.assign_add(variable, delta)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config.update(
             momentum=self.momentum,

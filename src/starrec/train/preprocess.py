@@ -11,12 +11,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 from keras import ops
 
 from starrec.atomic import write_json
+
+if TYPE_CHECKING:  # the types only: the layers run through keras.ops
+    import tensorflow as tf
 
 LUMA = (0.2989, 0.5870, 0.1140)
 """Y = 0.2989 R + 0.5870 G + 0.1140 B (ITU-R BT.601, as tf.image.rgb_to_grayscale)."""
@@ -41,10 +45,10 @@ class Grayscale(keras.layers.Layer):
     """RGB -> one luma channel: Y = 0.2989 R + 0.5870 G + 0.1140 B. Kept for model files of starrec 0.2 and
     earlier (:func:`grayscale_layer` replaces it)."""
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         return ops.sum(ops.multiply(inputs, ops.convert_to_tensor(LUMA, inputs.dtype)), axis=-1, keepdims=True)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], 1)
 
 

@@ -1,6 +1,6 @@
 """Resume an interrupted training at its last finished epoch.
 
-After an epoch (at most every ``train.backup_every_s`` seconds) :class:`EpochBackup`
+After an epoch (at most every ``runtime.backup_every_s`` seconds) :class:`EpochBackup`
 writes one file, ``<directory>/backup.npz``, atomically and in the background:
 the model's variables (weights and the dropout layers' random states, which a
 ``.keras`` file does not keep), the optimiser's variables
@@ -13,7 +13,6 @@ with the same weights as an uninterrupted run. Another fingerprint discards it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -26,7 +25,6 @@ import keras
 import numpy as np
 
 from starrec.atomic import atomic_path, write_json
-from starrec.params import TrainParams
 
 BACKUP_FILE = "backup.npz"
 
@@ -34,11 +32,6 @@ BACKUP_FILE = "backup.npz"
 def fingerprint(*parts) -> str:
     """sha256 of the parts' ``repr`` (params dataclasses, counts, statistics, data hashes)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
-
-
-def result_params(train: TrainParams) -> TrainParams:
-    """``train`` without the keys that cannot change a result (``backup_every_s``): what a fingerprint takes."""
-    return dataclasses.replace(train, backup_every_s=0.0)
 
 
 def load_finished(path: Path, expected: str) -> dict | None:
@@ -115,22 +108,22 @@ class EpochBackup(keras.callbacks.Callback):
         self.writer: threading.Thread | None = None
         self.error: BaseException | None = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.last_backup = time.monotonic()
         backup = self.restored
         if backup is None:
             return
         optimizer = self.model.optimizer  # built by fit, in the strategy's scope
-        for variable, value in zip(self.model.variables, backup.model):
+        for variable, value in zip(self.model.variables, backup.model, strict=True):
             variable.assign(value)
-        for variable, value in zip(optimizer.variables, backup.optimizer):
+        for variable, value in zip(optimizer.variables, backup.optimizer, strict=True):
             variable.assign(value)
         if self.early_stopping is not None and backup.early_stopping:
             for name, value in backup.early_stopping.items():
                 setattr(self.early_stopping, name, value)
             self.early_stopping.best_weights = backup.best_weights
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
         if time.monotonic() - self.last_backup < self.every_s or epoch + 1 == self.epochs:
@@ -160,7 +153,7 @@ class EpochBackup(keras.callbacks.Callback):
         self.writer.start()
         self.last_backup = time.monotonic()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         self.join()
 
     def join(self) -> None:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +23,12 @@ from starrec.atomic import atomic_path
 from starrec.data.datasets import batches, cache_mode, resolve_batch_size, steps_per_epoch, training_batches
 from starrec.errors import StarrecError
 from starrec.hardware import resolve_precision
-from starrec.params import ModelParams, TrainParams
+from starrec.params import ModelParams, RuntimeParams, TrainParams
 from starrec.train.distribute import DistributeError, broadcast_from_chief, is_multi_worker
 from starrec.train.network import build_model
 from starrec.train.optim import make_optimizer
 from starrec.train.preprocess import NormalizationStats
-from starrec.train.resume import EpochBackup, fingerprint, load_backup, result_params
+from starrec.train.resume import EpochBackup, fingerprint, load_backup
 
 
 class TrainingDiverged(StarrecError, RuntimeError):
@@ -54,7 +54,7 @@ def set_determinism(seed: int) -> None:
 class ScheduleLogger(keras.callbacks.Callback):
     """Adds the effective learning rate (alpha) and momentum (epsilon) to each epoch's logs."""
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
         optimizer = self.model.optimizer
@@ -71,11 +71,11 @@ class DivergenceGuard(keras.callbacks.Callback):
     result and keep the CPU from running ahead.
     """
 
-    def __init__(self, train: TrainParams):
+    def __init__(self, train: TrainParams) -> None:
         super().__init__()
         self.train = train
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             train = self.train
@@ -86,19 +86,29 @@ class DivergenceGuard(keras.callbacks.Callback):
             )
 
 
-class EpochLine(keras.callbacks.Callback):
-    """Prints each epoch's logs and its training images per second."""
+class EpochRate(keras.callbacks.Callback):
+    """Times each epoch and hands :meth:`show` its logs and its training images per second (the one timer of
+    the train stage's lines and the folds' progress bar)."""
 
-    def __init__(self, images_per_epoch: int, epochs: int):
+    def __init__(self, images_per_epoch: int, epochs: int) -> None:
         super().__init__()
         self.images_per_epoch, self.epochs = images_per_epoch, epochs
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        rate = self.images_per_epoch / (time.perf_counter() - self.started)
-        values = " ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items())
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.show(epoch, logs or {}, self.images_per_epoch / (time.perf_counter() - self.started))
+
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        raise NotImplementedError
+
+
+class EpochLine(EpochRate):
+    """Prints each epoch's logs and its training images per second."""
+
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        values = " ".join(f"{name} {value:.4g}" for name, value in logs.items())
         print(f"epoch {epoch + 1}/{self.epochs}: {values}; {rate:.1f} images/s", flush=True)
 
 
@@ -107,14 +117,14 @@ class LiveMetrics(DVCLiveCallback):
     the training ends, so that a killed run leaves no half result where ``dvc metrics show`` and
     ``dvc plots show`` look; :meth:`replay_epoch` re-logs an epoch that a resumed run restored."""
 
-    def __init__(self, directory: Path, partial: Path):
+    def __init__(self, directory: Path, partial: Path) -> None:
         super().__init__(dir=str(partial), dvcyaml=None, save_dvc_exp=False, report=None)
         self.directory, self.partial = Path(directory), Path(partial)
 
     def replay_epoch(self, epoch: int, logs: dict) -> None:
         self.on_epoch_end(epoch, logs)
 
-    def on_train_end(self, logs=None) -> None:
+    def on_train_end(self, logs: dict | None = None) -> None:
         super().on_train_end(logs)  # dvclive's live.end(): its last files
         with atomic_path(self.directory) as final:
             shutil.move(self.partial, final)
@@ -164,13 +174,14 @@ class TrainingData:
 @dataclass(frozen=True)
 class RunOptions:
     """How a fit runs, whatever it learns: Keras callbacks (those with ``replay_epoch(epoch, logs)`` are first
-    shown the epochs a resumed run restored), printing, the backup folder (None: no resume) and the
-    tf.distribute strategy (None: this process)."""
+    shown the epochs a resumed run restored), printing, the backup folder (None: no resume), the
+    tf.distribute strategy (None: this process) and the ``runtime`` params (backup interval, cache)."""
 
     callbacks: Sequence[keras.callbacks.Callback] = ()
     verbose: int = 1
     backup_dir: Path | None = None
     strategy: tf.distribute.Strategy | None = None
+    runtime: RuntimeParams = RuntimeParams()
 
 
 def fit(
@@ -183,7 +194,7 @@ def fit(
     penalty, and Keras callbacks see each epoch's ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
     ``learning_rate`` and ``momentum``.
 
-    With ``run.backup_dir``, epochs are backed up there (``train.backup_every_s``) and a run with the same
+    With ``run.backup_dir``, epochs are backed up there (``runtime.backup_every_s``) and a run with the same
     params, statistics and ``data.data_id`` resumes after the last backed-up epoch (other workers take the
     chief's state); a finished fit removes the backup.
     """
@@ -202,9 +213,9 @@ def fit(
     backups = []
     if run.backup_dir is not None:
         fingerprinted = (data.n_examples, data.num_classes, data.stats, data.data_id)
-        expected = fingerprint(model_params, result_params(train_params), seed, *fingerprinted)
+        expected = fingerprint(model_params, train_params, seed, *fingerprinted)
         restored = load_backup(run.backup_dir, expected)
-        every_s, last = train_params.backup_every_s, train_params.epochs
+        every_s, last = run.runtime.backup_every_s, train_params.epochs
         backups.append(EpochBackup(run.backup_dir, expected, restored, early_stopping, every_s, last))
     history = keras.callbacks.History()
     progress = [EpochLine(data.n_examples, train_params.epochs)] if run.verbose else []
@@ -226,7 +237,8 @@ def fit(
                 if hasattr(callback, "replay_epoch"):
                     callback.replay_epoch(epoch, {name: values[epoch] for name, values in restored.history.items()})
     with _lost_workers_reported(strategy), _backups_joined(backups):
-        _train_epochs(model, strategy, data, train_params, seed, range(first_epoch, train_params.epochs), callback_list)
+        epochs = range(first_epoch, train_params.epochs)
+        _train_epochs(model, strategy, data, train_params, seed, epochs, callback_list, run.runtime.cache)
     callback_list.on_train_end()
     if restored:
         history.history = {name: restored.history.get(name, []) + values for name, values in history.history.items()}
@@ -244,12 +256,14 @@ def _train_epochs(
     seed: int,
     epochs: range,
     callback_list: keras.callbacks.CallbackList,
+    cache: str,
 ) -> None:
-    """The epochs' loop: one compiled epoch of training steps, then validation, then the callbacks."""
+    """The epochs' loop: one compiled epoch of training steps, then validation, then the callbacks; the pixels
+    kept after their first pass as ``cache`` (``runtime.cache``) says."""
     batch_size = resolve_batch_size(train_params.batch_size, data.n_examples)
     steps = tf.constant(steps_per_epoch(train_params, data.n_examples), tf.int64)
     steps_of = _Steps(model, strategy)
-    cache = cache_mode(train_params.cache, data.n_examples, data.image_size)
+    cache = cache_mode(cache, data.n_examples, data.image_size)
     model.stop_training = False
     with tempfile.TemporaryDirectory(prefix="starrec-cache-") as scratch:
         batches_of_epochs = training_batches(data.examples, batch_size, seed, epochs, cache, Path(scratch) / "t")
@@ -270,7 +284,7 @@ def _train_epochs(
 
 
 @contextlib.contextmanager
-def _backups_joined(backups: list[EpochBackup]):
+def _backups_joined(backups: list[EpochBackup]) -> Iterator[None]:
     """On an error, the backup being written is finished first (the next run resumes from it)."""
     try:
         yield
@@ -282,7 +296,7 @@ def _backups_joined(backups: list[EpochBackup]):
 
 
 @contextlib.contextmanager
-def _lost_workers_reported(strategy: tf.distribute.Strategy):
+def _lost_workers_reported(strategy: tf.distribute.Strategy) -> Iterator[None]:
     """A lost worker of a multi-worker run (TensorFlow notices within seconds: heartbeats) as one line."""
     try:
         yield
@@ -309,7 +323,7 @@ def _count(batched: tf.data.Dataset) -> int:
     return int(batched.reduce(tf.constant(0, tf.int64), lambda count, batch: count + tf.shape(batch[1], tf.int64)[0]))
 
 
-def _named(totals, prefix: str) -> dict[str, float]:
+def _named(totals: tf.Tensor, prefix: str) -> dict[str, float]:
     """``{loss, accuracy}`` from summed (loss x examples, correct, examples)."""
     loss_sum, correct, count = (float(value) for value in totals)
     return {f"{prefix}accuracy": correct / count, f"{prefix}loss": loss_sum / count}
@@ -324,21 +338,23 @@ class _Steps:
     to the gradient of the batch's mean loss.
     """
 
-    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy):
+    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy) -> None:
         self.model, self.strategy = model, strategy
         self.loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
         self.optimizer = model.optimizer
         self.scales_loss = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
 
-    def _totals(self, labels, probabilities, loss_per_example, penalty):
+    def _totals(
+        self, labels: tf.Tensor, probabilities: tf.Tensor, loss_per_example: tf.Tensor, penalty: tf.Tensor | float
+    ) -> tf.Tensor:
         count = tf.cast(tf.shape(labels)[0], tf.float32)
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32))
         return tf.stack([tf.reduce_sum(loss_per_example) + penalty * count, correct, count])
 
-    def _penalty(self):
+    def _penalty(self) -> tf.Tensor | float:
         return tf.add_n([tf.cast(loss, tf.float32) for loss in self.model.losses]) if self.model.losses else 0.0
 
-    def _train_step(self, images, labels):
+    def _train_step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         context = tf.distribute.get_replica_context()
         global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(labels)[0], tf.float32))
         with tf.GradientTape() as tape:
@@ -349,15 +365,15 @@ class _Steps:
             if self.scales_loss:
                 loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=True))
         return self._totals(labels, probabilities, per_example, penalty)
 
-    def _evaluate_step(self, images, labels):
+    def _evaluate_step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         probabilities = self.model(images, training=False)
         return self._totals(labels, probabilities, self.loss(labels, probabilities), self._penalty())
 
     @tf.function
-    def train_epoch(self, iterator, steps):
+    def train_epoch(self, iterator: Iterator, steps: tf.Tensor) -> tf.Tensor:
         totals = tf.zeros(3)
         for _ in tf.range(steps):
             per_replica = self.strategy.run(self._train_step, args=next(iterator))
@@ -365,7 +381,7 @@ class _Steps:
         return totals
 
     @tf.function
-    def evaluate(self, iterator, steps):
+    def evaluate(self, iterator: Iterator, steps: tf.Tensor) -> tf.Tensor:
         totals = tf.zeros(3)
         for _ in tf.range(steps):
             per_replica = self.strategy.run(self._evaluate_step, args=next(iterator))
@@ -384,7 +400,7 @@ def _agree_on_the_start(strategy, model, restored, early_stopping) -> int:
     best = np.inf if stopping.best is None else stopping.best
     state = np.asarray([first_epoch, stopping.wait, best, stopping.best_epoch], np.float64)
     *shared, shared_state = broadcast_from_chief(strategy, [*variables, state])
-    for variable, value in zip(variables, shared):
+    for variable, value in zip(variables, shared, strict=True):
         variable.assign(value)
     first_epoch, stopping.wait, stopping.best, stopping.best_epoch = shared_state.tolist()
     stopping.wait, stopping.best_epoch = int(stopping.wait), int(stopping.best_epoch)

@@ -1,1 +1,1 @@
-"""Choosing by cross validation: the search over the lecture's knobs and the learning curve."""
+"""Choosing by cross validation: the search over the lecture's knobs (the folds come from :mod:`starrec.cv`)."""

@@ -11,6 +11,7 @@ import yaml
 
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
+from starrec.evaluation.formatting import mean_std, score
 from starrec.params import Params, load_params, parse_params, render_params_yaml
 from starrec.tune.space import RANGE_OF, as_params, exp_run_command, value_at, with_values
 
@@ -40,15 +41,14 @@ def search_lines(tune: dict, params: Params) -> list[str]:
     k, best = tune["k"], tune["best_params"]
     lines = [
         f"tune: best {k}-fold accuracy {tune['best_accuracy']:.4f} (trial {tune['best_trial']} of {tune['trials']}, "
-        f"{tune['pruned']} pruned; the params it started from: {_score(tune['first_accuracy'])})",
+        f"{tune['pruned']} pruned; the params it started from: {score(tune['first_accuracy'])})",
         f"  {tune['caveat']}",
     ]
     nested = tune.get("nested")
     if nested:
         accuracy = nested["accuracy"]
         lines.append(
-            f"  nested {nested['outer_folds']}-fold estimate of search + training: accuracy "
-            f"{accuracy['mean']:.4f} ± {accuracy['std']:.4f}"
+            f"  nested {nested['outer_folds']}-fold estimate of search + training: accuracy {mean_std(accuracy)}"
         )
     if holds(params, best):
         lines.append(
@@ -83,7 +83,3 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     with atomic_path(params_path) as path:
         path.write_text(text, encoding="utf-8")
     return changes
-
-
-def _score(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"

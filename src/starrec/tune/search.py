@@ -34,10 +34,11 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from starrec.cv.fold import FoldData, FoldPart, FoldSettings, each_fold
+from starrec.cv.splits import fold_indices
 from starrec.errors import StarrecError
-from starrec.evaluation.fold import FoldData, FoldRun, FoldSettings, each_fold, fold_indices
 from starrec.params import TuneParams
-from starrec.train.resume import fingerprint, result_params
+from starrec.train.resume import fingerprint
 from starrec.train.training import TrainingDiverged
 from starrec.tune.space import RANGE_OF, current_values, grid, searched, suggest, with_values
 
@@ -62,7 +63,7 @@ def study_name(settings: FoldSettings, tune: TuneParams, data_id: str) -> str:
     """``starrec-<16 hex>``: the space, sampler, pruner and every param that changes a trial's score, and the
     data. ``tune.trials``, ``timeout`` and ``storage`` are not in it: raising ``tune.trials`` extends a study."""
     space = (searched(tune), tune.sampler, tune.grid_points, tune.pruner)
-    fixed = (settings.seed, settings.k, settings.augment, settings.model, result_params(settings.train))
+    fixed = (settings.seed, settings.k, settings.augment, settings.model, settings.train)
     return "starrec-" + fingerprint(space, fixed, data_id)[:16]
 
 
@@ -194,7 +195,7 @@ def objective(trial: optuna.Trial, data: FoldData, settings: FoldSettings, tune:
     values = suggest(trial, tune)
     chosen = with_values(settings, values)
     folds_dir = backup_dir / "folds" / fingerprint(sorted(values.items()))[:16]
-    run = FoldRun(backup_dir=folds_dir, description=f"trial {trial.number}")
+    run = FoldPart(backup_dir=folds_dir, description=f"trial {trial.number}")
     accuracies: list[float] = []
     try:
         for fold in each_fold(data, chosen, run):
@@ -292,7 +293,7 @@ def nested_cv(data: FoldData, settings: FoldSettings, tune: TuneParams, backup_d
         run_trials(study, inner, settings, tune, backup_dir / f"outer-{number}")
         best = report(study, settings.k)
         chosen = dataclasses.replace(with_values(settings, best["best_params"]), k=outer)
-        run = FoldRun(part=number, parts=outer, description=f"outer fold {number}")
+        run = FoldPart(part=number, parts=outer, description=f"outer fold {number}")
         (result,) = each_fold(data, chosen, run)
         rows.append(
             {

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from starrec.params import TuneParams
+from starrec.params import SEARCHED_KEYS, TuneParams
 
 if TYPE_CHECKING:  # neither TensorFlow nor Optuna for starrec tune apply and summary
     import optuna
 
-    from starrec.evaluation.fold import FoldSettings
+    from starrec.cv.fold import FoldSettings
 
 Settings = TypeVar("Settings")  # FoldSettings or Params: both have train and model
 
@@ -24,15 +24,7 @@ LOG_SCALE = {"train.learning_rate"}
 CHOICES = {"train.batch_size"}
 
 
-RANGE_OF = {
-    "train.momentum": "momentum",
-    "train.momentum_schedule.end": "momentum_end",
-    "train.momentum_schedule.rate": "momentum_rate",
-    "train.learning_rate": "learning_rate",
-    "model.dropout": "dropout",
-    "train.batch_size": "batch_size",
-}
-"""Each searched params key and the ``tune.*`` field that holds its range."""
+RANGE_OF = SEARCHED_KEYS  # each searched params key and the ``tune.*`` field of its range (params.py)
 
 
 def ranges(tune: TuneParams) -> dict[str, list | None]:

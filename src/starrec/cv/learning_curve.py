@@ -18,10 +18,11 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from starrec.evaluation.fold import FoldData, FoldSettings, examples_at, fold_indices, fold_training_data
+from starrec.cv.fold import FoldData, FoldSettings, examples_at, fold_training_data
+from starrec.cv.splits import fold_indices
 from starrec.params import LearningCurveParams
 from starrec.train.inference import labels_and_probabilities
-from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
+from starrec.train.resume import fingerprint, load_finished, save_finished
 from starrec.train.training import RunOptions, fit
 
 REMEDIES = {
@@ -40,7 +41,7 @@ def learning_curve(
     is kept there and a rerun trains only the others."""
     seed = settings.seed
     folds = fold_indices(data.labels, data.groups, settings.k, seed, data.classes)
-    fixed = (settings.augment, settings.model, result_params(settings.train), seed, settings.k, data.data_id)
+    fixed = (settings.augment, settings.model, settings.train, seed, settings.k, data.data_id)
     expected = fingerprint(*fixed)
     points = []
     with tqdm(total=len(limits.fractions) * len(folds), desc="learning curve", unit="fold") as bar:
@@ -83,7 +84,9 @@ def train_and_score(data: FoldData, kept: np.ndarray, test_index: np.ndarray, se
     train, test = (examples_at(data.examples, len(data.labels), index) for index in (kept, test_index))
     images_per_epoch = len(kept) * (settings.augment.copies + 1)
     training = fold_training_data(train, images_per_epoch, len(data.classes), settings.augment, settings.seed, "")
-    model, _ = fit(training, settings.model, settings.train, settings.seed, RunOptions(verbose=0))
+    model, _ = fit(
+        training, settings.model, settings.train, settings.seed, RunOptions(verbose=0, runtime=settings.runtime)
+    )
     accuracy = {}
     for name, examples in (("train", train), ("validation", test)):
         truth, probabilities = labels_and_probabilities(model, examples)

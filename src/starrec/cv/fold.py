@@ -1,7 +1,7 @@
 """K-fold cross validation, as in the lecture: randomize, split into K folds, train K times.
 
     for i in range(K): train on every fold but i, test on fold i
-    performance = mean over folds (:mod:`starrec.evaluation.kfold`)
+    performance = mean over folds (:mod:`starrec.cv.kfold`)
 
 Folds are stratified by class and keep the copies of a picture together
 (:mod:`starrec.data.duplicates`); K equal to the number of examples is
@@ -10,7 +10,7 @@ scores are the meaningful number.
 
 The folds are trained in parts (:func:`train_folds`; part p of n takes the
 folds f with f mod n = p), one DVC stage each, so that different machines can
-train them and the run-cache can hand them around; :func:`starrec.evaluation.kfold.collect_folds`
+train them and the run-cache can hand them around; :func:`starrec.cv.kfold.collect_folds`
 puts the parts together. Each fold's result depends only on the params and
 the data, never on its part, so any split into parts gives the same report.
 """
@@ -18,74 +18,38 @@ the data, never on its part, so any split into parts gives the same report.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from tqdm import tqdm
 
+from starrec import artifacts
+from starrec.cv.kfold import score
+from starrec.cv.splits import fold_indices
 from starrec.data.augment import with_augmented_copies
 from starrec.data.manifest import group_by_id, load_classes
 from starrec.data.records import content_hash, read_labels_and_ids, read_records
-from starrec.errors import StarrecError
-from starrec.evaluation.kfold import score
-from starrec.params import AugmentParams, ModelParams, TrainParams
+from starrec.params import AugmentParams, ModelParams, RuntimeParams, TrainParams
 from starrec.train.inference import labels_and_probabilities
 from starrec.train.preprocess import normalization_stats
-from starrec.train.resume import fingerprint, load_finished, result_params, save_finished
-from starrec.train.training import RunOptions, TrainingData, fit
+from starrec.train.resume import fingerprint, load_finished, save_finished
+from starrec.train.training import EpochRate, RunOptions, TrainingData, fit
 
 
-class KFoldError(StarrecError, ValueError):
-    """``kfold.k`` does not fit the data; the message says which values do."""
-
-
-def fold_indices(
-    labels: np.ndarray, groups: np.ndarray, k: int, seed: int, classes: list[str]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train_indices, test_indices)`` for each of the ``k`` folds.
-
-    Stratification counts pictures (groups), not files: every class needs
-    ``k`` distinct pictures so that each fold tests it. ``k`` equal to the
-    number of examples (or of pictures) leaves one picture out per fold.
-    """
-    labels, groups = np.asarray(labels), np.asarray(groups)
-    n, n_groups = len(labels), len(np.unique(groups))
-    if k in (n, n_groups):
-        return list(LeaveOneGroupOut().split(labels, labels, groups))
-    if k > n:
-        raise KFoldError(f"kfold.k = {k} is larger than the number of examples ({n}); use 2..{n}")
-    pictures = {label: len(np.unique(groups[labels == label])) for label in np.unique(labels)}
-    label = min(pictures, key=lambda label: (pictures[label], label))
-    if k > pictures[label]:
-        raise KFoldError(
-            f"kfold.k = {k} but class {classes[label]!r} has only {pictures[label]} distinct pictures "
-            f"({int(np.sum(labels == label))} images), so some folds would test none of it; use k between 2 and "
-            f"{pictures[label]}, or k = {n} for leave-one-out"
-        )
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(n), labels, groups))
-
-
-class EpochProgress(keras.callbacks.Callback):
+class EpochProgress(EpochRate):
     """Shows the epoch inside the current fold, its loss and its training images per second on the folds'
     progress bar."""
 
-    def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int):
-        super().__init__()
-        self.bar, self.epochs, self.images_per_epoch = bar, epochs, images_per_epoch
+    def __init__(self, bar: tqdm, epochs: int, images_per_epoch: int) -> None:
+        super().__init__(images_per_epoch, epochs)
+        self.bar = bar
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        rate = self.images_per_epoch / (time.perf_counter() - self.started)
-        loss = (logs or {}).get("loss", float("nan"))
+    def show(self, epoch: int, logs: dict, rate: float) -> None:
+        loss = logs.get("loss", float("nan"))
         self.bar.set_postfix_str(f"epoch {epoch + 1}/{self.epochs}, loss {loss:.4f}, {rate:.1f} images/s")
 
 
@@ -102,10 +66,19 @@ class FoldData:
     data_id: str = ""
 
     @classmethod
-    def from_splits(cls, train: Path, val: Path, manifest: Path, interim: Path, size: int) -> FoldData:
-        """The train and val splits' records together (the folds never see the test split)."""
+    def from_splits(
+        cls,
+        size: int,
+        train: Path = artifacts.TRAIN_SPLIT,
+        val: Path = artifacts.VAL_SPLIT,
+        manifest: Path = artifacts.MANIFEST,
+        interim: Path = artifacts.INTERIM,
+    ) -> FoldData:
+        """The train and val splits' records together at ``size`` pixels (the folds never see the test split)."""
         examples = read_records(train, size).concatenate(read_records(val, size))
-        labels, ids = (np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val)))
+        labels, ids = (
+            np.concatenate(column) for column in zip(read_labels_and_ids(train), read_labels_and_ids(val), strict=True)
+        )
         return cls(examples, labels, group_by_id(manifest, ids), load_classes(interim), content_hash(train, val))
 
     def subset(self, indices: np.ndarray) -> FoldData:
@@ -121,7 +94,7 @@ class FoldData:
 
 
 @dataclass(frozen=True)
-class FoldRun:
+class FoldPart:
     """Which folds this process trains (part ``part`` of ``parts``: the folds f with f mod parts = part),
     where it keeps finished folds and epoch backups (None: no resume), its tf.distribute strategy and the label
     of its progress bar."""
@@ -136,16 +109,17 @@ class FoldRun:
 @dataclass(frozen=True)
 class FoldSettings:
     """What every fold's training is made of: ``k`` folds of the ``seed``, and the augment, model and train
-    params."""
+    params; and how it runs (``runtime``: no part of any result or fingerprint)."""
 
     k: int
     seed: int
     augment: AugmentParams
     model: ModelParams
     train: TrainParams
+    runtime: RuntimeParams = RuntimeParams()
 
 
-def train_folds(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) -> dict:
+def train_folds(data: FoldData, settings: FoldSettings, run: FoldPart = FoldPart()) -> dict:
     """Train part ``run.part`` of ``run.parts``: a fresh model per fold f on the other folds (augmented,
     normalised with their own statistics), predicting fold f.
 
@@ -158,7 +132,7 @@ def train_folds(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()
     return {"k": settings.k, "n_folds": n_folds, "data": data.data_id, "folds": list(each_fold(data, settings, run))}
 
 
-def each_fold(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) -> Iterator[dict]:
+def each_fold(data: FoldData, settings: FoldSettings, run: FoldPart = FoldPart()) -> Iterator[dict]:
     """The results of :func:`train_folds`' folds one by one, as each finishes (a search scores them as they
     come); ``run.backup_dir`` is removed after the last one."""
     seed, augment = settings.seed, settings.augment
@@ -167,7 +141,7 @@ def each_fold(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) 
     for number, (_, test_index) in enumerate(folds):
         fold_of[test_index] = number
     subsets = FoldSubsets(data.examples, fold_of)
-    expected = fingerprint(augment, settings.model, result_params(settings.train), seed, settings.k, data.data_id)
+    expected = fingerprint(augment, settings.model, settings.train, seed, settings.k, data.data_id)
     mine = [number for number in range(len(folds)) if number % run.parts == run.part]
     with tqdm(total=len(mine), desc=run.description or f"k-fold part {run.part}", unit="fold") as bar:
         for number in mine:
@@ -181,6 +155,7 @@ def each_fold(data: FoldData, settings: FoldSettings, run: FoldRun = FoldRun()) 
                     verbose=0,
                     backup_dir=run.backup_dir and run.backup_dir / f"fold-{number}",
                     strategy=run.strategy,
+                    runtime=settings.runtime,
                 )
                 fold_id = f"{expected} fold {number}"  # a backup resumes this fold only
                 fold_data = fold_training_data(train, images_per_epoch, len(data.classes), augment, seed, fold_id)
@@ -205,10 +180,10 @@ def examples_at(examples: tf.data.Dataset, size: int, indices: np.ndarray) -> tf
 class FoldSubsets:
     """The examples of fold f (``test``) and of every other fold (``train``), by each example's position."""
 
-    def __init__(self, examples: tf.data.Dataset, fold_of: np.ndarray):
+    def __init__(self, examples: tf.data.Dataset, fold_of: np.ndarray) -> None:
         self.indexed, self.table = examples.enumerate(), tf.constant(fold_of)
 
-    def _where(self, keep) -> tf.data.Dataset:
+    def _where(self, keep: Callable[[tf.Tensor], tf.Tensor]) -> tf.data.Dataset:
         return self.indexed.filter(lambda index, _: keep(tf.gather(self.table, index))).map(lambda _, example: example)
 
     def train(self, number: int) -> tf.data.Dataset:

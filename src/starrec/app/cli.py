@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from starrec import __version__, paths
-from starrec.errors import MissingInput, StarrecError
+from starrec import __version__, artifacts
+from starrec.errors import MissingInput
 from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import load_params, render_params_yaml
-from starrec.stage import describe
+from starrec.stage import one_line
 
 PIPELINE_ONLY = frozenset(
     {"tensorflow", "keras", "markdown", "matplotlib", "dvc", "dvclive", "sklearn", "scipy", "pandas", "optuna", "tqdm"}
@@ -35,40 +35,40 @@ def summary() -> str:
     from starrec.evaluation.runs import against_committed
     from starrec.tune.results import read_json, search_lines
 
-    test, kfold = read_json(paths.TEST), read_json(paths.KFOLD)
-    tune, curve = read_json(paths.TUNE), read_json(paths.LEARNING_CURVE)
+    test, kfold = read_json(artifacts.TEST), read_json(artifacts.KFOLD)
+    tune, curve = read_json(artifacts.TUNE), read_json(artifacts.LEARNING_CURVE)
     if not (test or kfold or tune or curve):
-        raise MissingInput(f"{paths.TEST}: missing; run `dvc repro` (make run) first")
+        raise MissingInput(f"{artifacts.TEST}: missing; run `dvc repro` (make run) first")
     lines = []
     if test:
         lines.append(
             f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
             f"({test['n_examples']} images; 95 % intervals)"
         )
-        if committed := against_committed(test, read_json(paths.TRAIN_MACHINE)):
+        if committed := against_committed(test, read_json(artifacts.TRAIN_MACHINE)):
             lines.append(committed)
     if kfold:
         lines.append(
             f"{kfold['k']}-fold: accuracy {mean_std(kfold['accuracy'])}, macro F1 {mean_std(kfold['f1_macro'])}"
         )
     if tune:
-        lines += search_lines(tune, load_params(paths.PARAMS))
+        lines += search_lines(tune, load_params(artifacts.PARAMS))
     if curve:
         lines.append(f"learning curve: {curve['line']}")
     return "\n".join(lines)
 
 
-def _tune(args) -> int:
+def _tune(args: argparse.Namespace) -> int:
     from starrec.tune.results import apply_best
 
-    changes = apply_best(args.params, paths.TUNE)
+    changes = apply_best(args.params, artifacts.TUNE)
     print("\n".join(changes) if changes else f"{args.params} already holds the best trial's values")
     if changes:
         print("then `dvc repro` trains and tests the chosen params once (dvc exp run keeps it as an experiment)")
     return 0
 
 
-def _predict(args) -> int:
+def _predict(args: argparse.Namespace) -> int:
     from starrec.ship.predict import format_predictions, predict_photos
 
     results = predict_photos(args.photos, model_path=args.model, top_k=args.top_k)
@@ -79,7 +79,7 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
-def _compare(args) -> int:
+def _compare(args: argparse.Namespace) -> int:
     from starrec.evaluation.compare import compare
     from starrec.evaluation.runs import load_run
 
@@ -88,15 +88,15 @@ def _compare(args) -> int:
     return 0
 
 
-def _report(args) -> int:
-    from starrec.report import write_report
+def _report(args: argparse.Namespace) -> int:
+    from starrec.app.report import write_report
 
-    for path in write_report(args.baseline, args.out):
+    for path in write_report(args.against, args.out):
         print(f"report: {path}")
     return 0
 
 
-def _serve(args) -> int:
+def _serve(args: argparse.Namespace) -> int:
     from starrec.ship.serve import Limits, serve
 
     limits = Limits(
@@ -142,9 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="top-k classes with probabilities for each photo")
     predict.add_argument("photos", nargs="+", type=Path)
-    predict.add_argument(
-        "--model", type=Path, default=paths.MODEL, help="model.keras, or an export: a SavedModel folder, .onnx, .tflite"
-    )
+    models = f"{artifacts.MODEL.name}, or an export: a SavedModel folder, .onnx, .tflite"
+    predict.add_argument("--model", type=Path, default=artifacts.MODEL, help=models)
     predict.add_argument("--top-k", type=positive(int), default=3)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("summary", help="test accuracy, macro F1 and K-fold mean ± std of the last run")
@@ -155,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict")
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     serve = commands.add_parser("serve", help="the model behind HTTP (POST /predict, GET /health) and a web page at /")
-    serve.add_argument("--model", type=Path, default=paths.MODEL, help="model.keras (with saliency) or an export")
+    serve.add_argument(
+        "--model", type=Path, default=artifacts.MODEL, help=f"{artifacts.MODEL.name} (with saliency) or an export"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (docs/shipping.md: Security)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--top-k", type=positive(int), default=3)
@@ -174,12 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Host headers answered, comma-separated (* for any); --host is added",
     )
     report = commands.add_parser("report", help="the workspace against a revision: a Markdown and an HTML page")
-    report.add_argument("--baseline", default="HEAD", help=runs)
+    report.add_argument("--against", "--baseline", dest="against", default="HEAD", help=runs)  # --baseline: 0.2's name
     report.add_argument("--out", type=Path, default=Path("report"), help="the folder to write to")
     commands.add_parser("params", help="print the default params.yaml, every key with its help")
-    tune = commands.add_parser("tune", help="apply: write the search's best values (metrics/tune.json) to params.yaml")
+    tune = commands.add_parser("tune", help=f"apply: write the search's best values ({artifacts.TUNE}) to params.yaml")
     tune.add_argument("action", choices=["apply"])
-    tune.add_argument("--params", type=Path, default=paths.PARAMS, help="the params file to rewrite")
+    tune.add_argument("--params", type=Path, default=artifacts.PARAMS, help="the params file to rewrite")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -190,16 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         commands_run = {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve, "tune": _tune}
         return commands_run[args.command](args)
-    except StarrecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a missing, unreadable or unwritable path, a full disk: the user's to fix
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in PIPELINE_ONLY:
             raise
         print(f"error: starrec {args.command}{LEAN_INSTALL.format(module=error.name)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # the stages' policy; a path typed here that is missing or unreadable is the user's too
+        message = one_line(error, any_path=True)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 

@@ -1,4 +1,4 @@
-"""``starrec report [--baseline REV]``: the workspace against a baseline revision, as one page.
+"""``starrec report [--against REV]``: the workspace against another revision, as one page.
 
 Written as ``report.md`` (with its PNG charts beside it, for a pull-request comment) and
 ``report.html`` (the same page with the charts inside as data: URIs, so it opens offline
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from starrec import paths
+from starrec import artifacts
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.compare import SCORE_NAMES, compare, points
@@ -32,7 +32,7 @@ from starrec.evaluation.runs import WORKSPACE, load_run, params_diff, read_param
 
 matplotlib.rcParams["text.parse_math"] = False  # labels come from data (class names): never mathtext
 
-CURVES = paths.TRAIN_LIVE / "plots" / "metrics"
+CURVES = artifacts.TRAIN_LIVE / "plots" / "metrics"
 """dvclive's per-epoch TSVs: ``train/<name>.tsv`` and ``eval/<name>.tsv``."""
 SEARCH_CHARTS = ("search.png", "importance.png", "size_curve.png")
 BASELINES = {"eigenfaces": "eigenfaces (PCA + SVC)", "logistic_regression": "logistic regression"}
@@ -67,26 +67,26 @@ def _change(new: float | None, old: float | None) -> str:
     return "-" if new is None or old is None else points(new - old)
 
 
-def params_section(baseline: str) -> str:
+def params_section(against: str) -> str:
     """The params keys whose values differ, defaults filled in, as a table (or a sentence when none does)."""
-    differences = params_diff(*(read_params(name) for name in (baseline, WORKSPACE)))
+    differences = params_diff(*(read_params(name) for name in (against, WORKSPACE)))
     if not differences:
         return "No params differ."
     rows = [
         [markdown_text(key), markdown_text(json.dumps(x)), markdown_text(json.dumps(y))]
         for key, (x, y) in differences.items()
     ]
-    return markdown_table(["param", baseline, WORKSPACE], rows)
+    return markdown_table(["param", against, WORKSPACE], rows)
 
 
-def metrics_section(baseline: str) -> str:
+def metrics_section(against: str) -> str:
     """Test scores with their intervals, the K-fold mean ± std and the baselines' test scores."""
-    tests = {name: _json(name, paths.TEST) for name in (baseline, WORKSPACE)}
-    kfolds = {name: _json(name, paths.KFOLD) for name in (baseline, WORKSPACE)}
-    classics = {name: _json(name, paths.BASELINE) for name in (baseline, WORKSPACE)}
+    tests = {name: _json(name, artifacts.TEST) for name in (against, WORKSPACE)}
+    kfolds = {name: _json(name, artifacts.KFOLD) for name in (against, WORKSPACE)}
+    classics = {name: _json(name, artifacts.BASELINE) for name in (against, WORKSPACE)}
     rows = []
     for key, title in SCORE_NAMES.items():
-        old, new = tests[baseline], tests[WORKSPACE]
+        old, new = tests[against], tests[WORKSPACE]
         rows.append(
             [
                 f"CNN test {title}",
@@ -100,7 +100,7 @@ def metrics_section(baseline: str) -> str:
         def fold_cell(kfold: dict | None, key=key) -> str:
             return "-" if kfold is None else mean_std(kfold[key])
 
-        old, new = kfolds[baseline], kfolds[WORKSPACE]
+        old, new = kfolds[against], kfolds[WORKSPACE]
         k = (new or old or {}).get("k", "K")
         rows.append(
             [
@@ -112,7 +112,7 @@ def metrics_section(baseline: str) -> str:
         )
     for method, method_title in BASELINES.items():
         for key, title in SCORE_NAMES.items():
-            old, new = (_get(classics[name], method) for name in (baseline, WORKSPACE))
+            old, new = (_get(classics[name], method) for name in (against, WORKSPACE))
             rows.append(
                 [
                     f"{method_title} test {title}",
@@ -121,13 +121,13 @@ def metrics_section(baseline: str) -> str:
                     _change(_get(new, key), _get(old, key)),
                 ]
             )
-    return markdown_table(["metric (95 % interval)", baseline, WORKSPACE, "change"], rows)
+    return markdown_table(["metric (95 % interval)", against, WORKSPACE, "change"], rows)
 
 
-def verdict_section(baseline: str) -> str:
-    """``starrec compare workspace <baseline>``, or why it cannot be made."""
+def verdict_section(against: str) -> str:
+    """``starrec compare workspace <against>``, or why it cannot be made."""
     try:
-        comparison = compare(load_run(WORKSPACE), load_run(baseline))
+        comparison = compare(load_run(WORKSPACE), load_run(against))
     except StarrecError as error:
         return f"No comparison: {markdown_text(error)}."
     *details, verdict = comparison.lines()
@@ -140,11 +140,11 @@ def _curve(text: str | None) -> pd.DataFrame | None:
     return None if text is None else pd.read_csv(io.StringIO(text), sep="\t")
 
 
-def learning_curve(baseline: str, metric: str) -> bytes:
+def epoch_curves(against: str, metric: str) -> bytes:
     """PNG: ``metric`` per epoch, training (solid) and validation (dashed), for both sides."""
     figure = Figure(figsize=(6, 3.6), dpi=100)
     axis = figure.subplots()
-    for name, color in ((baseline, "tab:gray"), (WORKSPACE, "tab:blue")):
+    for name, color in ((against, "tab:gray"), (WORKSPACE, "tab:blue")):
         for part, style in (("train", "-"), ("eval", "--")):
             curve = _curve(_read(name, CURVES / part / f"{metric}.tsv"))
             if curve is not None:
@@ -158,7 +158,7 @@ def learning_curve(baseline: str, metric: str) -> bytes:
 
 def confusion_matrix(name: str) -> bytes | None:
     """PNG: the test confusion matrix of ``name`` (rows: true class, columns: predicted)."""
-    predictions, classes = _read(name, paths.PREDICTIONS), _json(name, paths.INTERIM / "classes.json")
+    predictions, classes = _read(name, artifacts.PREDICTIONS), _json(name, artifacts.CLASSES)
     if predictions is None or classes is None:
         return None
     rows = read_predictions(io.StringIO(predictions))
@@ -180,7 +180,7 @@ def confusion_matrix(name: str) -> bytes | None:
 
 def search_history(name: str) -> bytes | None:
     """PNG: each trial's K-fold accuracy (pruned: its last running mean, hollow) and the best so far."""
-    rows = _json(name, paths.TUNE_PLOTS / "history.json")
+    rows = _json(name, artifacts.TUNE_HISTORY)
     if not rows:
         return None
     figure = Figure(figsize=(6, 3.6), dpi=100)
@@ -197,7 +197,7 @@ def search_history(name: str) -> bytes | None:
 
 def param_importance(name: str) -> bytes | None:
     """PNG: the fANOVA importance of each searched param."""
-    rows = _json(name, paths.TUNE_PLOTS / "importance.json")
+    rows = _json(name, artifacts.TUNE_IMPORTANCE)
     if not rows:
         return None
     figure = Figure(figsize=(6, 0.5 * len(rows) + 1.2), dpi=100)
@@ -209,7 +209,7 @@ def param_importance(name: str) -> bytes | None:
 
 def size_curve(name: str) -> bytes | None:
     """PNG: K-fold training and validation accuracy by training-set size, ± one standard deviation."""
-    curve = _json(name, paths.LEARNING_CURVE)
+    curve = _json(name, artifacts.LEARNING_CURVE)
     if not curve:
         return None
     figure = Figure(figsize=(6, 3.6), dpi=100)
@@ -231,12 +231,12 @@ def search_section() -> str | None:
     from starrec.params import load_params
     from starrec.tune.results import search_lines
 
-    tune, curve = _json(WORKSPACE, paths.TUNE), _json(WORKSPACE, paths.LEARNING_CURVE)
+    tune, curve = _json(WORKSPACE, artifacts.TUNE), _json(WORKSPACE, artifacts.LEARNING_CURVE)
     if tune is None and curve is None:
         return None
     lines = []
     if tune:
-        lines += [markdown_text(line.strip()) for line in search_lines(tune, load_params(paths.PARAMS))]
+        lines += [markdown_text(line.strip()) for line in search_lines(tune, load_params(artifacts.PARAMS))]
     if curve:
         lines.append(f"**Learning curve:** {markdown_text(curve['line'])}")
     return "\n\n".join(lines)
@@ -249,22 +249,22 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def write_report(baseline: str, out: Path) -> tuple[Path, Path]:
+def write_report(against: str, out: Path) -> tuple[Path, Path]:
     """``out/report.md`` (+ its PNGs) and the self-contained ``out/report.html``."""
     charts = {
-        "loss.png": learning_curve(baseline, "loss"),
-        "accuracy.png": learning_curve(baseline, "accuracy"),
+        "loss.png": epoch_curves(against, "loss"),
+        "accuracy.png": epoch_curves(against, "accuracy"),
         "confusion.png": confusion_matrix(WORKSPACE),
         "search.png": search_history(WORKSPACE),
         "importance.png": param_importance(WORKSPACE),
         "size_curve.png": size_curve(WORKSPACE),
     }
     search = search_section()
-    title = f"starrec report: {WORKSPACE} vs {baseline}"  # escaped where it is written
+    title = f"starrec report: {WORKSPACE} vs {against}"  # escaped where it is written
     sections = {
-        "Params that differ": params_section(baseline),
-        "Metrics": metrics_section(baseline),
-        "Is the difference real?": verdict_section(baseline),
+        "Params that differ": params_section(against),
+        "Metrics": metrics_section(against),
+        "Is the difference real?": verdict_section(against),
     }
 
     def page(image_source) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from starrec import artifacts
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.formatting import mean_std
 
@@ -88,7 +89,7 @@ def load_parts(directory: Path, parts: list[int]) -> list[dict]:
     """``<directory>/part-P.json`` of each part P, as the fold@P stages wrote them."""
     loaded = []
     for part in parts:
-        path = directory / f"part-{part}.json"
+        path = artifacts.kfold_part(part, directory)
         if not path.is_file():
             raise MissingInput(f"{path}: missing; run `dvc repro fold@{part}` (kfold.parts lists part {part})")
         loaded.append(json.loads(path.read_text(encoding="utf-8")))

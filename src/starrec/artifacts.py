@@ -1,0 +1,201 @@
+"""Every file the pipeline reads or writes, declared once: its path (relative to the repository root, as
+dvc.yaml and tune/dvc.yaml name it) and, for the JSON files that other code reads back, its schema.
+
+No other module spells a pipeline file's name: they use these constants (a function's own ``directory``
+argument takes the name with ``.name``). tests/test_artifacts.py checks both pipeline files' ``outs``,
+``metrics`` and ``plots`` against this module and greps the code for names spelled elsewhere. The schemas
+are :class:`typing.TypedDict` s, so mypy checks every key a reader uses; :func:`read_json` reads one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypedDict, TypeVar, cast
+
+from starrec.errors import MissingInput
+
+PARAMS = Path("params.yaml")
+
+# stage download
+RAW = Path("data/raw")
+RENAMED = RAW / "renamed.csv"  # files whose names were not valid UTF-8: stored name, original, reason
+
+# stage convert
+INTERIM = Path("data/interim")
+RECORDS = INTERIM / "records"
+MANIFEST = INTERIM / "manifest.csv"
+REJECTED = INTERIM / "rejected.csv"
+CLASSES = INTERIM / "classes.json"  # the class names in label order
+
+# stage split
+SPLIT = Path("data/processed/split")
+TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT = SPLIT / "train", SPLIT / "val", SPLIT / "test"
+SPLIT_COUNTS = Path("metrics/split_counts.json")
+
+# stage augment
+AUGMENTED = Path("data/processed/augmented")
+AUGMENTED_TRAIN = AUGMENTED / "train"
+NORMALIZATION = AUGMENTED / "normalization.json"
+
+# stage train
+MODEL = Path("models/model.keras")
+METRICS = Path("metrics")
+TRAIN_LIVE = METRICS / "train"  # dvclive: metrics.json and plots/metrics/{train,eval}/*.tsv
+TRAIN_MACHINE = METRICS / "train_machine.json"  # the CPU and precision of the training (starrec summary)
+
+# stages fold@P and kfold
+KFOLD_PARTS = Path("data/kfold")
+KFOLD = METRICS / "kfold.json"
+
+
+def kfold_part(part: int, folder: Path = KFOLD_PARTS) -> Path:
+    """The folds of stage fold@``part``."""
+    return folder / f"part-{part}.json"
+
+
+# stage evaluate
+TEST = METRICS / "test.json"
+PER_CLASS = METRICS / "per_class.json"
+CALIBRATION = METRICS / "calibration.json"  # ECE and NLL as served and at T = 1, with intervals
+PREDICTIONS = METRICS / "predictions.csv"
+PLOTS = METRICS / "plots"
+PLOT_NAMES = ("confusion", "per_class", "roc", "precision_recall", "reliability", "risk_coverage")
+
+
+def plot(name: str) -> Path:
+    """The plot data file of evaluate's plot ``name`` (one of :data:`PLOT_NAMES`)."""
+    if name not in PLOT_NAMES:
+        raise ValueError(f"{name}: not one of the evaluate stage's plots {PLOT_NAMES}")
+    return PLOTS / f"{name}.json"
+
+
+# stages baseline, export, card, visualize
+BASELINE = METRICS / "baseline.json"
+EXPORT = Path("models/export")  # saved_model/, model.onnx, model.tflite, starrec.json
+EXPORT_CHECK = METRICS / "export.json"
+MODEL_CARD = Path("models/model_card.md")
+VISUALS = Path("visuals")
+VISUAL_RANGES = METRICS / "visual_ranges.json"  # min and max of each conv layer's activations and gradients
+
+# tune/dvc.yaml: stages tune and learning_curve
+TUNE = METRICS / "tune.json"
+TUNE_PLOTS = METRICS / "tune"
+TUNE_HISTORY = TUNE_PLOTS / "history.json"  # trial by trial
+TUNE_IMPORTANCE = TUNE_PLOTS / "importance.json"  # each searched param's
+LEARNING_CURVE = METRICS / "learning_curve.json"
+LEARNING_CURVE_PLOTS = METRICS / "learning_curve"
+LEARNING_CURVE_PLOT = LEARNING_CURVE_PLOTS / "points.json"
+
+# not the pipeline's outputs: working files (git- and DVC-ignored)
+TENSORBOARD = Path("logs")
+BACKUPS = Path(".backup")  # per-epoch backups of unfinished runs
+TRAIN_LIVE_PARTIAL = BACKUPS / "live" / "train"  # dvclive's files while train runs (moved to TRAIN_LIVE at its end)
+TUNE_STUDY = BACKUPS / "tune"  # the search's Optuna journal (tune.storage null) and its trials' finished folds
+SCIKIT_LEARN_DATA = Path(".cache/scikit_learn_data")  # LFW, per checkout: no two experiments share it
+
+
+class Interval(TypedDict):
+    low: float
+    high: float
+
+
+class Estimate(TypedDict):
+    """A score with its 95 % interval (the percentile bootstrap)."""
+
+    value: float
+    ci95: Interval
+
+
+class Proportion(TypedDict):
+    """A proportion with Wilson's 95 % interval; both null where nothing was counted."""
+
+    value: float | None
+    ci95: Interval | None
+
+
+class TestReport(TypedDict):
+    """metrics/test.json: the headline scores on the test split (docs/metrics.md)."""
+
+    n_examples: int
+    accuracy: float
+    f1_macro: float
+    ci95: dict[str, Interval]  # accuracy, f1_macro
+    ece: float
+    ece_uncalibrated: float
+
+
+class MeanStd(TypedDict):
+    mean: float
+    std: float
+
+
+class KFoldReport(TypedDict):
+    """metrics/kfold.json: the K folds' scores, their mean ± std and the pooled out-of-fold scores."""
+
+    k: int
+    accuracy: MeanStd
+    f1_macro: MeanStd
+    folds: list[dict[str, Any]]
+
+
+class Selective(TypedDict):
+    min_confidence: float
+    answered: int
+    coverage: Proportion
+    risk: Proportion
+
+
+class CalibrationReport(TypedDict, total=False):
+    """metrics/calibration.json; ``noise`` and ``unknown`` only where they were measured."""
+
+    n_examples: int
+    temperature: float
+    bins: int
+    ece: Estimate
+    ece_uncalibrated: Estimate
+    nll: float
+    nll_uncalibrated: float
+    selective: Selective
+    noise: dict[str, float]
+    unknown: dict[str, Any]
+
+
+class TrainMachine(TypedDict, total=False):
+    """metrics/train_machine.json: where and how long the model trained (``seconds``, ``finished`` since 0.3)."""
+
+    cpu: str
+    precision: str
+    seconds: float
+    finished: str
+
+
+class ExportReport(TypedDict, total=False):
+    """metrics/export.json: each export's largest probability difference from Keras, latency and size."""
+
+    max_abs_difference: dict[str, float]
+    latency_ms: dict[str, float]
+    bytes: dict[str, int]
+    latency_runs: int
+    top1_agreement: float
+    quantized: dict[str, Any]
+
+
+SplitCount = TypedDict("SplitCount", {"split": str, "class": str, "count": int})
+"""A row of metrics/split_counts.json (``class`` is a Python keyword: hence this form)."""
+
+
+T = TypeVar("T")
+
+
+def read_json(path: Path, schema: type[T]) -> T:
+    """``path`` as the ``schema`` type says it is (for mypy: no check at run time beyond JSON); MissingInput
+    naming the file and the stage that writes it if it is missing."""
+    if not path.is_file():
+        raise MissingInput(f"{path}: missing; run `dvc repro` first")
+    return cast(T, json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_optional(path: Path, schema: type[T]) -> T | None:
+    """:func:`read_json`, or None for a file that a run from before it lacks."""
+    return read_json(path, schema) if path.is_file() else None
