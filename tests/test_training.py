@@ -45,6 +45,18 @@ def test_same_seed_gives_identical_weights(tiny_params, tiny_arrays):
         np.testing.assert_array_equal(a, b)
 
 
+def test_runtime_cache_changes_no_weight(tiny_params, tiny_arrays):
+    """runtime.cache keeps the pixels in memory, on disk or not at all: the batches and so the weights are the
+    same (why no stage depends on it)."""
+    weights = {
+        mode: train(replace(tiny_params, "runtime", cache=mode), *tiny_arrays)[0].get_weights()
+        for mode in ("memory", "disk", "none")
+    }
+    for other in ("disk", "none"):
+        for a, b in zip(weights["memory"], weights[other], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("seed", [0, 2**31 - 1])  # both ends of the seed's range; TensorFlow truncates both to 0
 def test_every_seed_of_the_range_trains_reproducibly(tiny_params, tiny_arrays, seed):
     params = dataclasses.replace(tiny_params, seed=seed)
