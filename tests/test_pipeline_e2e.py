@@ -496,8 +496,10 @@ def test_a_shared_s3_remote_gives_a_fresh_clone_every_result(repo, tmp_path, s3_
     in_git = {name for name, stage in stages.items() for out in stage.get("outs", []) if isinstance(out, dict)}
     cached = set(dvc(restored, "stage", "list", "--name-only").split()) - in_git - {"check_params"}
     assert cached == {"download", "convert", "augment", "fold@0", "fold@1", "card"}  # only DVC-cached outputs
-    assert output.count("is cached - skipping run") == len(cached)  # these come back from the shared run-cache
-    assert ran == {"check_params"} | in_git, output  # the stages of git's metrics (cache: false) run again
+    # the run-cache gives back every cached stage but card, whose inputs train_machine.json (training time) and
+    # export.json (latency) are measured anew when train and export run again, as the stages of git's metrics do
+    assert output.count("is cached - skipping run") == len(cached - {"card"})
+    assert ran == {"check_params", "card"} | in_git, output
     assert json.loads(dvc(restored, "metrics", "show", "--json")) == metrics  # to the same numbers
 
 
