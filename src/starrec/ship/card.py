@@ -255,7 +255,6 @@ def model_card(
         f"- Telling which of the {n_classes} classes it was trained on a photo shows, in `starrec predict`, "
         "`starrec serve` or your own code, for people who agreed to be recognised.\n"
         "- Teaching and studying the machine-learning workflow: data, training, cross validation, metrics.",
-        how_to_use(image_size, faces),
         "It is a closed-set classifier: every photo gets one of its classes. A person it has never seen is "
         "given the most similar known class, sometimes with a high probability; under its min_confidence it says "
         '"not sure", but it cannot say "unknown" and it does not verify anyone\'s identity.',
@@ -263,6 +262,7 @@ def model_card(
         "- identifying, tracking or profiling people who have not agreed to it; surveillance;\n"
         "- any decision about a person (access, employment, policing, credit, health);\n"
         "- people outside its classes, or photos unlike its training data (light, pose, age, camera, crop).",
+        how_to_use(image_size, faces),
         "## Data",
         f"`data.source` {source}{f', {kind}' if kind else ''}: {sum(sum(c.values()) for c in counts.values())} "
         f"images in {n_classes} classes, split per class (train / val / test):",
