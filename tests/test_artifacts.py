@@ -9,10 +9,12 @@ import itertools
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 from stage_deps import PIPELINES, ROOT
 
 from starrec import artifacts
+from starrec.errors import MissingInput, StarrecError
 
 DECLARED = {
     value.as_posix() for name, value in vars(artifacts).items() if name.isupper() and isinstance(value, Path)
@@ -92,3 +94,19 @@ def test_no_module_but_the_artifacts_module_spells_a_pipeline_file_name():
         for text in names_spelled(tree, docstring_ids(tree)):
             offenders += [f"{path.relative_to(ROOT)}: {text!r}" for name in names if name in text]
     assert not offenders, "\n".join(offenders)
+
+
+def test_a_missing_damaged_or_wrong_kind_of_json_file_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "test.json"
+    with pytest.raises(MissingInput, match=r"test.json: missing; run `dvc repro` first$"):
+        artifacts.read_json(path, artifacts.TestReport)
+    assert artifacts.read_optional(path, artifacts.TestReport) is None
+    path.write_text('{"accuracy": 0.9')  # cut short
+    with pytest.raises(StarrecError, match=r"test.json: not valid JSON \(.*\); `dvc checkout .*test.json` or re-run"):
+        artifacts.read_json(path, artifacts.TestReport)
+    path.write_text("[1, 2]")
+    with pytest.raises(StarrecError, match=r"test.json: not a JSON object"):
+        artifacts.read_json(path, artifacts.TestReport)
+    assert artifacts.read_json(path, list[artifacts.SplitCount]) == [1, 2]  # the schema's kind: a list
+    path.write_text('{"accuracy": 0.9}')
+    assert artifacts.read_json(path, artifacts.TestReport) == {"accuracy": 0.9}

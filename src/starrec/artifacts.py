@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast, get_origin, is_typeddict
 
-from starrec.errors import MissingInput
+from starrec.errors import MissingInput, StarrecError
 
 PARAMS = Path("params.yaml")
 
@@ -189,11 +189,21 @@ T = TypeVar("T")
 
 
 def read_json(path: Path, schema: type[T]) -> T:
-    """``path`` as the ``schema`` type says it is (for mypy: no check at run time beyond JSON); MissingInput
-    naming the file and the stage that writes it if it is missing."""
+    """``path`` as the ``schema`` type says it is (mypy checks the keys; at run time only its JSON kind, an
+    object or a list, is checked). One line (MissingInput, StarrecError) naming the file if it is missing,
+    not JSON or not of that kind."""
     if not path.is_file():
         raise MissingInput(f"{path}: missing; run `dvc repro` first")
-    return cast(T, json.loads(path.read_text(encoding="utf-8")))
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StarrecError(f"{path}: not valid JSON ({error}); `dvc checkout {path}` or re-run its stage") from None
+    kind = dict if is_typeddict(schema) else get_origin(schema) or schema
+    if isinstance(kind, type) and issubclass(kind, (dict, list)) and not isinstance(content, kind):
+        raise StarrecError(
+            f"{path}: not a JSON {'object' if issubclass(kind, dict) else 'list'}; `dvc checkout {path}`"
+        )
+    return cast(T, content)
 
 
 def read_optional(path: Path, schema: type[T]) -> T | None:

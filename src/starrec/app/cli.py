@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from starrec import __version__, artifacts
+from starrec.artifacts import KFoldReport, TestReport, TrainMachine, read_optional
 from starrec.errors import MissingInput
 from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import load_params, render_params_yaml
@@ -33,10 +34,10 @@ def summary() -> str:
     the search's best K-fold score (with why it is optimistic) and the learning curve's diagnosis: the lines
     of the metrics files there are."""
     from starrec.evaluation.runs import against_committed
-    from starrec.tune.results import read_json, search_lines
+    from starrec.tune.results import search_lines
 
-    test, kfold = read_json(artifacts.TEST), read_json(artifacts.KFOLD)
-    tune, curve = read_json(artifacts.TUNE), read_json(artifacts.LEARNING_CURVE)
+    test, kfold = read_optional(artifacts.TEST, TestReport), read_optional(artifacts.KFOLD, KFoldReport)
+    tune, curve = read_optional(artifacts.TUNE, dict), read_optional(artifacts.LEARNING_CURVE, dict)
     if not (test or kfold or tune or curve):
         raise MissingInput(f"{artifacts.TEST}: missing; run `dvc repro` (make run) first")
     lines = []
@@ -45,7 +46,7 @@ def summary() -> str:
             f"test: accuracy {with_interval(test, 'accuracy')}, macro F1 {with_interval(test, 'f1_macro')} "
             f"({test['n_examples']} images; 95 % intervals)"
         )
-        if committed := against_committed(test, read_json(artifacts.TRAIN_MACHINE)):
+        if committed := against_committed(test, read_optional(artifacts.TRAIN_MACHINE, TrainMachine)):
             lines.append(committed)
     if kfold:
         lines.append(

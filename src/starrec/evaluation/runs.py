@@ -9,7 +9,9 @@ import functools
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dvc.api
 import pandas as pd
@@ -115,7 +117,7 @@ SCORE_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 """The two scores runs are compared on (metrics/test.json, metrics/kfold.json), and their names in prose."""
 
 
-def against_committed(test: dict, machine: dict | None, rev: str = "HEAD") -> str | None:
+def against_committed(test: Mapping[str, Any], machine: Mapping[str, Any] | None, rev: str = "HEAD") -> str | None:
     """One line: whether ``test`` (this workspace's metrics/test.json) lies inside the 95 % intervals of the
     run committed at ``rev``, naming the machine each was trained on (``machine``: this one's
     metrics/train_machine.json) where the scores differ; None where ``rev`` holds no test scores."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import platform
 import subprocess
 import zipfile
 from collections import Counter
@@ -104,8 +105,6 @@ def data_hash(lock: Path) -> str:
 def library_version(name: str) -> str:
     """The installed version of :data:`LIBRARIES` ``name`` (Python's own for ``python``), or "not installed"."""
     if name == "python":
-        import platform
-
         return platform.python_version()
     for distribution in LIBRARIES[name]:
         try:

@@ -3,31 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from starrec.artifacts import read_optional
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.formatting import mean_std, score
 from starrec.params import Params, load_params, parse_params, render_params_yaml
 from starrec.tune.space import RANGE_OF, as_params, exp_run_command, value_at, with_values
-
-
-def read_json(path: Path) -> dict | None:
-    """``path`` as a JSON object, or None when a stage has not written it yet; StarrecError (one line) if it
-    is not one."""
-    if not path.is_file():
-        return None
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise StarrecError(f"{path}: not valid JSON ({error}); `dvc checkout {path}` or re-run its stage") from None
-    if not isinstance(content, dict):
-        raise StarrecError(f"{path}: not a JSON object; `dvc checkout {path}` or re-run its stage")
-    return content
 
 
 def holds(params: Params, values: dict[str, Any]) -> bool:
@@ -64,7 +50,7 @@ def search_lines(tune: dict, params: Params) -> list[str]:
 def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     """Write the best trial's values of ``tune_path`` into ``params_path`` (rendered with its comments,
     atomically); the ``key: old -> new`` lines of what changed."""
-    tune = read_json(tune_path)
+    tune = read_optional(tune_path, dict)
     if tune is None:
         raise MissingInput(f"{tune_path}: missing; run the search first (make tune, or dvc repro tune/dvc.yaml)")
     chosen_keys = tune.get("best_params")

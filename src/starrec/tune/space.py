@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from starrec.params import SEARCHED_KEYS, TuneParams
+from starrec.params import CHOICE_RANGES, SEARCHED_KEYS, TuneParams
 
 if TYPE_CHECKING:  # neither TensorFlow nor Optuna for starrec tune apply and summary
     import optuna
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # neither TensorFlow nor Optuna for starrec tune apply and su
 Settings = TypeVar("Settings")  # FoldSettings or Params: both have train and model
 
 LOG_SCALE = {"train.learning_rate"}
-CHOICES = {"train.batch_size"}
+CHOICES = {key for key, name in SEARCHED_KEYS.items() if name in CHOICE_RANGES}  # listed choices, not a range
 
 
 RANGE_OF = SEARCHED_KEYS  # each searched params key and the ``tune.*`` field of its range (params.py)
