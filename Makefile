@@ -48,8 +48,8 @@ tune: setup  # the search and the learning curve (tune/dvc.yaml; docs/tuning.md)
 	$(BIN)/starrec summary
 
 TEST_WORKERS ?= 2
-test: setup  # TEST_WORKERS test files at a time (pytest-xdist; 0: one process)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: setup  # TEST_WORKERS test files at a time (pytest-xdist; 0: one process), longest first (tests/conftest.py)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does), test by test on the workers
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not slow"

@@ -1,11 +1,14 @@
 """make bench: training speed and per-stage memory on generated data -> bench/results.json.
 
     python bench/run.py [--out bench/results.json] [--memory-images 2000]
-                        [--only experiment|speed|memory|distributed|service|tune]
+                        [--only experiment|lecture|speed|memory|distributed|service|tune]
 
 experiment: `dvc exp run -S train.momentum=0.5` after `make run` in a fresh copy of the project, stage by
 stage: wall time, CPU time, peak RSS and whether it loads TensorFlow (bench/experiment.py).
 
+lecture: the lecture's job (10-fold, 20 epochs, 1,000 faces at 140 px) reduced to 2 folds x 3 epochs through
+the real fold stage, the full job's hours from it and from a rate alone, and the fold's images/s against a
+plain bare step (bench/lecture.py).
 speed: the train stage as `dvc repro train` runs it against a plain Keras script's ``model.fit`` and
 bare ``tf.function`` step (bench/speed.py, bench/plain_keras.py), for the default network at 32 px
 and the lecture's network at 140 px, in float32 and (on a CPU that has it) mixed_bfloat16.
@@ -34,6 +37,7 @@ import tensorflow as tf
 
 import distributed
 import experiment
+import lecture
 import memory
 import pruning
 import service
@@ -66,7 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--memory-images", type=int, default=2000, help="N of the memory table (4N is run too)")
-    parser.add_argument("--only", choices=("experiment", "speed", "memory", "distributed", "service", "tune"))
+    sections = ("experiment", "lecture", "speed", "memory", "distributed", "service", "tune")
+    parser.add_argument("--only", choices=sections)
     args = parser.parse_args()
     kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.is_file() else {}
     results = {
@@ -81,6 +86,9 @@ def main() -> None:
         if args.only in (None, "experiment"):
             results["experiment"] = experiment.measure(Path(scratch))
             print(experiment.table(results["experiment"]), flush=True)
+        if args.only in (None, "lecture"):
+            results["lecture"] = lecture.measure(LECTURE, Path(scratch))
+            print("lecture", json.dumps(results["lecture"]), flush=True)
         if args.only in (None, "speed"):
             results["speed"] = speed_section(Path(scratch))
         if args.only in (None, "memory"):

@@ -20,6 +20,7 @@ images/s = training images / the median of the epochs' seconds after the first
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import itertools
 import json
@@ -75,16 +76,30 @@ def stage_params(overrides: dict, size: int, epochs: int, precision: str) -> dic
 
 
 def timed_lines(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> list[tuple[float, str]]:
-    """Run ``command``; each line of its output with the time it arrived (raises if it failed)."""
-    lines = []
-    with open(log, "w") as record:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, bufsize=1)  # fmt: skip
+    """Run ``command``; each line of its output with the time its first character arrived (raises if it failed).
+
+    A line ends at ``\n`` or ``\r``: a progress bar writes ``\r`` + its text at each update, and a text stream
+    would hand that text over only at the next update (it waits to see whether ``\n`` follows the ``\r``).
+    """
+    lines: list[tuple[float, str]] = []
+    text, since = "", 0.0
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with open(log, "wb") as record:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
-        for line in process.stdout:
-            lines.append((time.perf_counter(), line))
-            record.write(line)
+        while chunk := os.read(process.stdout.fileno(), 1 << 16):
+            now = time.perf_counter()
+            record.write(chunk)
             record.flush()
+            for piece in re.split(r"([\r\n])", decoder.decode(chunk)):
+                if piece in ("\r", "\n"):
+                    if text:
+                        lines.append((since, text))
+                    text = ""
+                elif piece:
+                    text, since = text + piece, since if text else now
+        if text:
+            lines.append((since, text))
     if process.wait() != 0:
         raise RuntimeError(f"{' '.join(command)} failed; see {log}")
     return lines

@@ -5,6 +5,7 @@ that no temporary output is left."""
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ def run_stage(main: Callable[[], None]) -> None:
     (:func:`starrec.atomic.atomic_path`) remove what it had half written.
     """
     signal.signal(signal.SIGTERM, _exit_on_terminate)
+    gc.freeze()  # what the imports made lives to the end: no collection scans it, nor the one at exit (~0.8 s)
     try:
         main()
     except Exception as error:
