@@ -76,7 +76,7 @@ def stage_params(overrides: dict, size: int, epochs: int, precision: str) -> dic
 
 
 def timed_lines(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> list[tuple[float, str]]:
-    """Run ``command``; each line of its output with the time its first character arrived (raises if it failed).
+    r"""Run ``command``; each line of its output with the time its first character arrived (raises if it failed).
 
     A line ends at ``\n`` or ``\r``: a progress bar writes ``\r`` + its text at each update, and a text stream
     would hand that text over only at the next update (it waits to see whether ``\n`` follows the ``\r``).
