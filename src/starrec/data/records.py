@@ -79,10 +79,23 @@ def write_shards(examples: Iterable[tuple[np.ndarray, int, str]], directory: Pat
     )
 
 
+def record_dataset(files: list[str]) -> tf.data.Dataset:
+    """The serialized examples of ``files`` in order: the start of every pipeline that reads records.
+
+    It runs no tf.data autotune model thread: deleting an iterator waits for that thread's current sleep,
+    which grows with the iterator's age and which TensorFlow does not cut short (a fit stood still 3.4 s after
+    7 s of training, a 2 s prediction pass 0.9 s). Without it the AUTOTUNE maps run on as many threads as
+    cores and the prefetch buffers grow as the reader waits: as fast here.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.TFRecordDataset(files).with_options(options)
+
+
 def serialized_records(files: str | Path | list[str]) -> Iterator[bytes]:
     """The serialized examples of a directory's shards (or of the given files), in order, one at a time."""
     names = shard_files(files) if isinstance(files, (str, Path)) else files
-    return tf.data.TFRecordDataset(names).as_numpy_iterator()
+    return record_dataset(names).as_numpy_iterator()
 
 
 def relabel(serialized: bytes, label: int) -> bytes:
@@ -94,13 +107,13 @@ def relabel(serialized: bytes, label: int) -> bytes:
 
 def count_records(directory: str | Path) -> int:
     """How many examples the shards of ``directory`` hold (read, not parsed)."""
-    return int(tf.data.TFRecordDataset(shard_files(directory)).reduce(np.int64(0), lambda count, _: count + 1))
+    return int(record_dataset(shard_files(directory)).reduce(np.int64(0), lambda count, _: count + 1))
 
 
 def read_labels_and_ids(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Every example's label and id, in order, without decoding the images."""
     features = {"label": FEATURES["label"], "id": FEATURES["id"]}
-    dataset = tf.data.TFRecordDataset(shard_files(directory)).batch(4096)
+    dataset = record_dataset(shard_files(directory)).batch(4096)
     labels, ids = [np.zeros(0, np.int64)], [np.zeros(0, object)]
     for batch in dataset.map(lambda s: tf.io.parse_example(s, features)).as_numpy_iterator():
         labels.append(batch["label"])
@@ -127,7 +140,7 @@ def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor
 
 def read_records(directory: str | Path, image_size: int) -> tf.data.Dataset:
     """A dataset of parsed examples (dicts) from every shard of ``directory``, in file order."""
-    dataset = tf.data.TFRecordDataset(shard_files(directory))
+    dataset = record_dataset(shard_files(directory))
     return dataset.map(lambda s: parse_example(s, image_size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

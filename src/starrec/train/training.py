@@ -313,12 +313,8 @@ def _lost_workers_reported(strategy: tf.distribute.Strategy) -> Iterator[None]:
 
 def _loop_input(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """``dataset`` as the loop's long-lived iterators read it: each worker takes its share of every global batch
-    (auto-sharding by element, not by file), and no tf.data autotune model thread.
-
-    Deleting an iterator waits for that thread's current sleep, which grows to seconds and which TensorFlow
-    does not cut short: a finished fit stalled up to 3.4 s (five folds: 7 s of 37). Without it the AUTOTUNE
-    maps run on as many threads as cores and the prefetch buffers grow as the loop waits, as fast here.
-    """
+    (auto-sharding by element, not by file), and no tf.data autotune thread to wait for at the end, whatever
+    the data came from (:func:`starrec.data.records.record_dataset` says why)."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     options.autotune.enabled = False
