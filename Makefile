@@ -5,12 +5,16 @@
 # make bench: speed/memory benchmark -> bench/results.json.
 # TENSORFLOW=gpu (e.g. `make run TENSORFLOW=gpu`) installs the same TensorFlow with its CUDA libraries.
 # make lock: requirements/{cpu,gpu,serve}.txt anew from pyproject.toml (uv; today's versions kept, UPGRADE=--upgrade
-# for the newest); make setup installs requirements.txt (the cpu lock; TENSORFLOW=gpu: requirements/gpu.txt) with pip's
-# hash checking.
-PYTHON ?= python3
+# for the newest), each one universal lock for Linux x86_64/aarch64 and macOS arm64, Python 3.11-3.13 (the gpu lock:
+# Linux only); make setup installs requirements.txt (the cpu lock; TENSORFLOW=gpu: requirements/gpu.txt) with pip's
+# hash checking, in a venv of the first Python 3.11-3.13 it finds (PYTHON=... to choose; tools/find_python.sh).
+# make test-other-cpu: the fast tier as the other CPU kind behaves (oneDNN flipped, auto's precision pinned).
 TENSORFLOW ?= cpu
 LOCKS := cpu gpu serve
 VARIANT := $(or $(filter $(TENSORFLOW),cpu gpu),$(error TENSORFLOW must be cpu or gpu, not $(TENSORFLOW)))
+ifeq ($(VARIANT)-$(shell uname -s),gpu-Darwin)
+$(error TENSORFLOW=gpu needs Linux with an NVIDIA GPU (CUDA); on macOS use the default, TENSORFLOW=cpu)
+endif
 # requirements.txt (the design card's) is `-r requirements/cpu.txt`, so pip users and make install the same lock
 LOCK := $(if $(filter cpu,$(VARIANT)),requirements.txt,requirements/$(VARIANT).txt)
 LOCK_DIR ?= requirements
@@ -18,10 +22,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(TENSORFLOW)
 
-.PHONY: setup run tune test test-fast lint format deps bench clean lock plots-template
+.PHONY: setup run tune test test-fast test-other-cpu lint format deps bench clean lock plots-template
 
 $(INSTALLED): $(LOCK) requirements/$(VARIANT).txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || { python=$$(PYTHON=$(PYTHON) sh tools/find_python.sh) && $$python -m venv $(VENV); }
 	if ls $(VENV)/.installed* 2>/dev/null | grep -qv '^$(INSTALLED)$$'; then \
 		$(BIN)/python -m pip uninstall --quiet --yes tensorflow tensorflow-cpu; fi  # switching cpu <-> gpu
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
@@ -33,7 +37,7 @@ lock: setup  # the extras of each lock: cpu/gpu = everything with that TensorFlo
 	for lock in $(LOCKS); do \
 		case $$lock in serve) extras="--extra serve";; *) extras="--extra pipeline --extra $$lock --extra dev";; esac; \
 		$(BIN)/uv pip compile pyproject.toml $$extras $(UPGRADE) --quiet --generate-hashes --no-header \
-			--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+			--python-version 3.11 --universal \
 			--output-file $(LOCK_DIR)/$$lock.txt || exit 1; \
 	done
 
@@ -53,6 +57,10 @@ test: setup  # TEST_WORKERS test files at a time (pytest-xdist; 0: one process),
 
 test-fast: setup  # the unit tests, after each edit (make test runs everything, as CI does), test by test on the workers
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not slow"
+
+test-other-cpu: setup  # CI runs it after make test: a test that holds only on this CPU kind fails here
+	@kind=$$($(BIN)/python -m starrec.hardware --other-kind) && echo "make test-other-cpu: $$kind" && \
+		env $$kind $(MAKE) --no-print-directory test-fast
 
 lint: setup
 	$(BIN)/ruff check .
@@ -75,7 +83,7 @@ plots-template:  # .dvc/plots-offline.html anew from the npm builds (committed: 
 	cd .cache/npm && for package in $(VEGA); do \
 		name=$${package%@*}; file=$$(npm pack --silent $$package) && mkdir $$name && tar xzf $$file -C $$name --strip-components=1 || exit 1; \
 	done
-	$(PYTHON) tools/offline_plots.py .cache/npm
+	$(or $(PYTHON),python3) tools/offline_plots.py .cache/npm
 
 clean:
 	rm -rf $(VENV)

@@ -28,9 +28,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from speed import ROOT, UNBUFFERED, project_copy, timed_lines
+from starrec.hardware import cpu_description, onednn_on, resolve_precision
+from starrec.params import load_params
 
 EXPERIMENT = ["dvc", "exp", "run", "-S", "train.momentum=0.5"]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -167,6 +170,7 @@ def measure(scratch: Path) -> dict:
     total = round(ended - started, 1)
     return {
         "command": " ".join(EXPERIMENT),
+        "machine": machine(),
         "make_run_s": make_run_s,
         "total_s": total,
         "stages_s": round(sum(wall for wall in walls.values()), 1),
@@ -176,9 +180,32 @@ def measure(scratch: Path) -> dict:
     }
 
 
+def machine() -> dict[str, str | bool]:
+    """What the figures depend on: the CPU, the precision ``train.precision`` became, TensorFlow's kernels
+    (oneDNN or Eigen, and oneDNN's instruction cap ``ONEDNN_MAX_CPU_ISA`` where set), and the day."""
+    precision = load_params(ROOT / "params.yaml").train.precision
+    return {
+        "cpu": cpu_description(),
+        "precision": resolve_precision(precision),
+        "onednn": onednn_on(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def caption(machine: dict) -> str:
+    """``AMD EPYC (AVX2), float32, oneDNN on, 2026-12-08``: the line every stage table carries."""
+    kernels = "oneDNN " + ("on" if machine["onednn"] else "off (Eigen)")
+    if machine.get("onednn_max_cpu_isa"):
+        kernels += f" up to {machine['onednn_max_cpu_isa']}"
+    return f"{machine['cpu']}, {machine['precision']}, {kernels}, {machine['date']}"
+
+
 def table(result: dict) -> str:
-    """The stage table as Markdown (docs/benchmarks.md)."""
-    rows = ["| stage | wall s | its processes s | CPU s | peak RSS MiB | TensorFlow |", "|---|---:|---:|---:|---:|---|"]
+    """The stage table as Markdown (docs/benchmarks.md), under the machine it ran on."""
+    rows = [f"On {caption(result['machine'])}:", ""]
+    rows += ["| stage | wall s | its processes s | CPU s | peak RSS MiB | TensorFlow |"]
+    rows += ["|---|---:|---:|---:|---:|---|"]
     for name, row in result["stages"].items():
         cells = [row.get("wall_s"), row.get("process_s"), row.get("cpu_s"), row.get("peak_rss_mib")]
         flag = "yes" if row.get("tensorflow") else "no" if "tensorflow" in row else ""

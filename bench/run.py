@@ -42,7 +42,7 @@ import memory
 import pruning
 import service
 import speed
-from starrec.hardware import cpu_has_bfloat16, cpu_info
+from starrec.hardware import cpu_description, cpu_has_bfloat16
 
 LECTURE = {
     "model": {"conv_filters": [64, 64], "kernel_size": 5, "dense_units": [384, 192]},
@@ -78,7 +78,7 @@ def main() -> None:
         **kept,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
-        "cpu": cpu_info().get("model name", ""),
+        "cpu": cpu_description(),
         "cpu_bfloat16": cpu_has_bfloat16(),
     }
     started = time.perf_counter()

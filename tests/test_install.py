@@ -3,6 +3,7 @@ hashes, are what `make lock` makes of pyproject.toml today, and `make setup` ins
 checking; the GPU variant is the same TensorFlow with its CUDA libraries (no GPU here: nothing runs on one)."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,11 +16,14 @@ from helpers.project import ROOT
 pytestmark = pytest.mark.slow  # real processes, services or conversions: make test, not make test-fast
 
 LOCKS = ("cpu", "gpu", "serve")
-REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(\S+) \\$")
+REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(\S+)(?: ; (.+))? \\$")
 
 
-def pins(lock: str) -> dict[str, str]:
-    """{package: version} of a lock file; fails on a requirement without an exact pin or without a hash."""
+def pins(lock: str, here: bool = False) -> dict[str, str]:
+    """{package: version} of a lock file (``here``: only those whose markers hold on this machine); fails on a
+    requirement without an exact pin or without a hash."""
+    from packaging.markers import Marker
+
     lines = (ROOT / "requirements" / f"{lock}.txt").read_text().splitlines()
     found = {}
     for number, line in enumerate(lines):
@@ -28,7 +32,8 @@ def pins(lock: str) -> dict[str, str]:
         match = REQUIREMENT.match(line)
         assert match, f"requirements/{lock}.txt:{number + 1}: not an exact pin: {line}"
         assert lines[number + 1].strip().startswith("--hash=sha256:"), f"{lock}: {match[1]} has no hash"
-        found[match[1].lower().replace("_", "-")] = match[3]
+        if not here or match[4] is None or Marker(match[4]).evaluate():
+            found[match[1].lower().replace("_", "-")] = match[3]
     return found
 
 
@@ -43,8 +48,11 @@ def make(*arguments: str) -> subprocess.CompletedProcess:
 
 def test_every_lock_pins_every_package_with_hashes_and_one_tensorflow():
     cpu, gpu, serve = (pins(lock) for lock in LOCKS)
-    assert cpu["tensorflow-cpu"] == gpu["tensorflow"] == "2.21.0"
-    assert "tensorflow" not in cpu and "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu
+    assert cpu["tensorflow-cpu"] == cpu["tensorflow"] == gpu["tensorflow"] == "2.21.0"  # tensorflow off x86 Linux
+    lines = (ROOT / "requirements" / "cpu.txt").read_text()
+    assert "\ntensorflow-cpu==2.21.0 ; platform_machine == 'x86_64' and sys_platform == 'linux' \\\n" in lines
+    assert "\ntensorflow==2.21.0 ; platform_machine != 'x86_64' or sys_platform != 'linux' \\\n" in lines
+    assert "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu
     shared = set(cpu) & set(gpu)
     assert {name: cpu[name] for name in shared} == {name: gpu[name] for name in shared}  # one set of versions
     assert {"onnxruntime", "fastapi", "uvicorn", "pillow", "opencv-python-headless"} <= set(serve)
@@ -72,7 +80,37 @@ def test_the_top_level_requirements_txt_installs_the_cpu_lock_with_hash_checking
     assert done.returncode == 0, done.stderr.decode()
     installs = json.loads(report.read_text())["install"]
     chosen = {normalized(item["metadata"]["name"]): item["metadata"]["version"] for item in installs}
-    assert chosen == {normalized(name): version for name, version in pins("cpu").items()}
+    assert chosen == {normalized(name): version for name, version in pins("cpu", here=True).items()}
+
+
+TARGETS = [
+    (platform, python)
+    for platform in ("x86_64-manylinux_2_28", "aarch64-manylinux_2_28", "aarch64-apple-darwin")
+    for python in ("3.11", "3.12", "3.13")
+]
+"""Where make setup installs: Linux x86_64 and aarch64 (glibc 2.28+), macOS 14+ on Apple silicon; Python
+3.11-3.13. The gpu lock: Linux only (CUDA wheels)."""
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements/serve.txt", "requirements/gpu.txt"])
+def test_each_lock_installs_with_hashes_on_every_supported_system(tmp_path, lock):
+    """uv's dry run resolves the lock for another system from the registry's metadata, in seconds, downloading
+    no wheel: a pin without a wheel for one of the targets (tensorflow-cpu on macOS, say) fails here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    targets = [target for target in TARGETS if not (lock.endswith("gpu.txt") and "darwin" in target[0])]
+    env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": "14.0"}  # onnxruntime 1.32's macOS wheels need macOS 14
+
+    def resolve(target: tuple[str, str]) -> str:
+        platform, python = target
+        command = [ROOT / ".venv/bin/uv", "pip", "install", "--dry-run", "--target", tmp_path / f"{platform}-{python}"]
+        command += ["--python-platform", platform, "--python-version", python, "--require-hashes", "-r", lock]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        return "" if done.returncode == 0 else f"{platform}, Python {python}: {done.stderr.strip()[-600:]}"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        failures = [failure for failure in pool.map(resolve, targets) if failure]
+    assert not failures, "\n".join(failures)
 
 
 def test_each_lock_is_what_make_lock_makes_of_pyproject_today(tmp_path):
@@ -85,3 +123,22 @@ def test_each_lock_is_what_make_lock_makes_of_pyproject_today(tmp_path):
         assert (tmp_path / f"{lock}.txt").read_text() == (ROOT / "requirements" / f"{lock}.txt").read_text(), (
             f"requirements/{lock}.txt is stale: run `make lock` and commit it"
         )
+
+
+def test_make_setup_finds_a_supported_python_or_says_in_one_line_what_it_needs(tmp_path):
+    """tools/find_python.sh: python3 first, then python3.13 ... 3.11, each checked for 3.11-3.13."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text("#!/bin/sh\ncase $1 in --version) echo 'Python 3.10.13';; *) exit 1;; esac\n")
+    (bin_dir / "python3").chmod(0o755)
+    env = {"PATH": str(bin_dir)}  # nothing else: /usr/bin may hold a python3.11
+    script = str(ROOT / "tools" / "find_python.sh")
+    none = subprocess.run(["/bin/sh", script], env=env, capture_output=True, text=True)
+    assert none.returncode == 1 and none.stdout == ""
+    assert none.stderr == (
+        "make setup: needs Python 3.11, 3.12 or 3.13 (python3: Python 3.10.13); install one (python.org, "
+        "Homebrew, apt) or name it: make setup PYTHON=/path/to/python3.12\n"
+    )
+    (bin_dir / "python3.12").symlink_to(sys.executable)  # this test's Python: 3.11-3.13
+    found = subprocess.run(["/bin/sh", script], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout == f"{bin_dir / 'python3.12'}\n" and found.stderr.startswith(f"make setup: {bin_dir}")

@@ -11,17 +11,37 @@ IMPORT_TENSORFLOW = "import starrec, keras, tensorflow as tf; print(int(tf.const
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if key not in ("STARREC_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("STARREC_VERBOSE", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+    }
     return subprocess.run([sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, check=True)
 
 
-def test_importing_tensorflow_prints_nothing():
-    done = python(IMPORT_TENSORFLOW)
+ONEDNN_NOTE = "oneDNN custom operations are on"
+
+
+@pytest.mark.parametrize("onednn", ["1", "0"])  # TensorFlow prints other lines with oneDNN on and off
+def test_importing_tensorflow_prints_nothing(onednn):
+    done = python(IMPORT_TENSORFLOW, TF_ENABLE_ONEDNN_OPTS=onednn)
     assert (done.stdout, done.stderr) == ("3\n", "")
 
 
-def test_verbose_brings_tensorflows_lines_back():
-    assert "oneDNN custom operations are on" in python(IMPORT_TENSORFLOW, STARREC_VERBOSE="1").stderr
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS's TensorFlow is built without oneDNN")
+@pytest.mark.parametrize("onednn", ["1", "0"])
+def test_verbose_brings_tensorflows_lines_back(onednn):
+    """Each CPU kind's variant, whatever this CPU is: TensorFlow turns oneDNN on by itself only on some CPUs
+    (starrec.hardware.onednn_by_default), and prints its note only then."""
+    stderr = python(IMPORT_TENSORFLOW, STARREC_VERBOSE="1", TF_ENABLE_ONEDNN_OPTS=onednn).stderr
+    assert (ONEDNN_NOTE in stderr) == (onednn == "1")
+
+
+def test_starrec_turns_onednn_on_unless_the_user_chose():
+    """oneDNN on every x86 CPU (TensorFlow's own default leaves it off on AVX2): docs/benchmarks.md."""
+    code = "import os, starrec; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    assert python(code).stdout == "1\n"
+    assert python(code, TF_ENABLE_ONEDNN_OPTS="0").stdout == "0\n"
 
 
 NOISY = (

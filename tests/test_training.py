@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -214,3 +215,40 @@ def test_the_same_training_gives_the_same_model_file_bytes_in_every_process(tmp_
     info = load_model_info(paths[0], load_model(paths[0]))
     assert info.classes == ["red", "green", "blue"] and info.version == starrec.__version__ != "0+unknown"
     assert parse_model_info('{"classes": ["a"], "faces": {}}').version == "unknown"  # a model from before 0.2.0
+
+
+WEIGHTS_DIGEST = (
+    "import hashlib, sys; sys.path.insert(0, 'tests')\n"
+    "from helpers.data import fit_arrays, make_tiny_arrays, make_tiny_params\n"
+    "model, _ = fit_arrays(make_tiny_params(), *make_tiny_arrays())\n"
+    "print(hashlib.sha256(b''.join(w.tobytes() for w in model.get_weights())).hexdigest())\n"
+)
+
+
+@pytest.mark.slow  # four processes that import TensorFlow
+@pytest.mark.parametrize(
+    "kernels",
+    [
+        {"TF_ENABLE_ONEDNN_OPTS": "1"},  # starrec's default: oneDNN at this CPU's best instructions
+        {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},  # as on an AVX2 CPU (no-op on one)
+        {"TF_ENABLE_ONEDNN_OPTS": "0"},  # TensorFlow's Eigen kernels
+    ],
+    ids=["onednn", "onednn-avx2", "eigen"],
+)
+def test_weights_are_identical_run_to_run_with_each_cpu_kernel_library(kernels):
+    """Byte-identical outputs run to run on one machine hold for each kernel library a CPU kind gets."""
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")
+    }
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", WEIGHTS_DIGEST],
+            cwd=ROOT,
+            env=env | kernels,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 65
