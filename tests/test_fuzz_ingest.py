@@ -66,3 +66,42 @@ def test_damaged_files_of_every_format_are_ingested_or_rejected_with_a_reason(tm
         for reason in rejected.values()
     ), set(rejected.values())
     assert len(rejected) > len(names) // 4 and len(ingested) > len(names) // 10  # both paths were exercised
+
+
+DECODER_DAMAGES = 300
+
+
+def test_damaged_files_of_every_allowed_format_decode_or_are_refused_in_one_line():
+    """Whatever Pillow raises on a damaged file of an allowed format (NotImplementedError, struct.error,
+    IndexError, ...) becomes the decoder's one refusal, as the service, predict and convert need."""
+    from starrec.data.images import ALLOWED_FORMATS, RejectedImage, decode_bytes
+
+    rng = np.random.default_rng(41)
+    counts = {"decoded": 0, "refused": 0}
+    for extension, options in FORMATS.items():
+        assert options["format"] in ALLOWED_FORMATS
+        for _ in range(DECODER_DAMAGES):
+            try:
+                decode_bytes(damaged(rng, encoded(rng, extension)))
+                counts["decoded"] += 1
+            except RejectedImage as error:
+                assert "\n" not in str(error) and len(str(error)) <= 200, str(error)
+                counts["refused"] += 1
+    assert min(counts.values()) > DECODER_DAMAGES  # both paths were exercised
+
+
+def test_formats_outside_the_allowlist_are_refused_unread(tmp_path):
+    """Pillow opens ~40 formats; photos come in six. A DDS that made Pillow raise NotImplementedError took the
+    service down with a 500: other formats are now not opened at all."""
+    from starrec.data.images import RejectedImage, decode_bytes
+
+    pixels = np.random.default_rng(0).integers(0, 255, (8, 8, 3), np.uint8)
+    for format_name in ("DDS", "TGA", "ICO", "PCX", "PPM", "SGI", "IM"):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format=format_name)
+        try:
+            decode_bytes(buffer.getvalue())
+        except RejectedImage as error:
+            assert str(error).startswith("not an image"), (format_name, str(error))
+        else:
+            raise AssertionError(f"{format_name} was decoded")

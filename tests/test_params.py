@@ -163,3 +163,13 @@ def test_keys_that_moved_to_runtime_are_read_there_with_a_note(tmp_path):
     assert moved_keys_notes(tmp_path / "params.yaml") == [
         "train.tensorboard is now runtime.tensorboard (it re-runs no stage); move it in params.yaml"
     ]
+
+
+@pytest.mark.parametrize("text, value", [("1e-3", 1e-3), ("1.0e-2", 1e-2), ("2E-2", 2e-2), ("+1.5e-2", 1.5e-2)])
+def test_floats_read_as_dvc_reads_them(tmp_path, text, value):
+    """YAML 1.2 (DVC's ruamel.yaml) reads 1e-3 as a number; PyYAML's YAML 1.1 read it as text: "not a number"."""
+    path = tmp_path / "params.yaml"
+    path.write_text(f"train:\n  learning_rate: {text}\n  lr_decay_rate: 1.0e-300\n", encoding="utf-8")
+    params = load_params(path)
+    assert params.train.learning_rate == value and params.train.lr_decay_rate == 1e-300
+    assert yaml.safe_load("x: 1e-3")["x"] == "1e-3"  # PyYAML's own loader is left as it is

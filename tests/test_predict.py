@@ -117,3 +117,24 @@ def test_a_file_over_the_byte_limit_is_refused_before_it_is_read(tmp_path):
     with pytest.raises(RejectedImage, match="too large: 2048 bytes"):
         read_file(big, max_bytes=1024)
     assert read_file(big, max_bytes=2048) == bytes(2048)
+
+
+@pytest.mark.parametrize(
+    "flag, value, said",
+    [
+        ("--max-upload-mb", "1e300", "at most 256"),
+        ("--max-upload-mb", "inf", "a finite number"),
+        ("--max-upload-mb", "nan", "a finite number"),
+        ("--max-megapixels", "inf", "a finite number"),
+        ("--max-megapixels", "0", "above 0"),
+        ("--port", "99999", "at most 65535"),
+        ("--port", "0", "above 0"),
+        ("--decodes", "1.5", "a whole number"),
+    ],
+)
+def test_a_bad_service_flag_is_refused_before_anything_starts(capsys, flag, value, said):
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", flag, value])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("starrec serve: error: argument") and f"{value}: must be {said}" in error

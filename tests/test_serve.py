@@ -110,6 +110,10 @@ def test_every_bad_upload_is_a_4xx_with_its_reason(tmp_path, service):
         problem = response.json()
         assert reason in problem["detail"] and problem["status"] == status
         assert problem["title"] == HTTPStatus(status).phrase and problem["type"] == "about:blank"
+    dds = io.BytesIO()  # a format outside the decoder's allowlist (a damaged one made Pillow raise: a plain 500)
+    Image.new("RGB", (8, 8)).save(dds, format="DDS")
+    refused = upload(service, "photo.dds", dds.getvalue())
+    assert refused.status_code == 422 and refused.json()["detail"].endswith("not an image"), refused.text
     assert httpx.get(f"{service}/health").status_code == 200
 
 

@@ -11,8 +11,10 @@ the key and what it accepts.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -447,7 +449,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate ``path``; raise :class:`ParamsError` naming the bad key."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        raw = read_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root)") from None
     except IsADirectoryError:
@@ -465,7 +467,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 def moved_keys_notes(path: str | Path = "params.yaml") -> list[str]:
     """A note for each key of ``path`` that :data:`MOVED` names (check_params prints them)."""
-    raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    raw = read_yaml(Path(path).read_text(encoding="utf-8"))
     return moved(raw)[1] if isinstance(raw, dict) else []
 
 
@@ -482,6 +484,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_implicit_resolver(  # PyYAML copies the resolvers for the subclass: SafeLoader is unchanged
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+"""YAML 1.2's floats without a dot or an exponent sign (``1e-300``, ``1.0e10``), as DVC reads them (ruamel.yaml);
+PyYAML's YAML 1.1 reads them as text, so ``-S train.learning_rate=1e-3`` was "not a number"."""
+
+
+def read_yaml(text: str) -> Any:
+    """A YAML text as DVC reads params.yaml: 1.2's floats, and a key given twice refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def render_params_yaml(params: Params | None = None) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from starrec import __version__, artifacts
 from starrec.artifacts import KFoldReport, TestReport, TrainMachine, read_optional
+from starrec.data.images import MAX_FILE_BYTES, MAX_PIXELS
 from starrec.errors import MissingInput
 from starrec.evaluation.formatting import mean_std, with_interval
 from starrec.params import load_params, render_params_yaml
@@ -125,16 +127,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def positive(kind):
-    """An argparse type: ``kind`` (int or float) above 0."""
+def positive(kind, most: float | None = None):
+    """An argparse type: a finite ``kind`` (int or float) above 0 and at most ``most``; one line otherwise."""
 
     def parse(text: str):
-        value = kind(text)
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text}: must be {NUMBER_NAMES[kind]}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text}: must be a finite number")
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{text}: must be above 0")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text}: must be at most {most:g}")
         return value
 
     return parse
+
+
+NUMBER_NAMES = {int: "a whole number", float: "a number"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,10 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         "--model", type=Path, default=artifacts.MODEL, help=f"{artifacts.MODEL.name} (with saliency) or an export"
     )
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (docs/shipping.md: Security)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=positive(int, most=65535), default=8000)
     serve.add_argument("--top-k", type=positive(int), default=3)
-    serve.add_argument("--max-upload-mb", type=positive(float), default=10.0, help="larger bodies get 413")
-    serve.add_argument("--max-megapixels", type=positive(float), default=24.0, help="larger photos get 422")
+    serve.add_argument(
+        "--max-upload-mb", type=positive(float, most=MAX_FILE_BYTES / 2**20), default=10.0, help="larger bodies: 413"
+    )
+    serve.add_argument(
+        "--max-megapixels", type=positive(float, most=MAX_PIXELS / 1e6), default=24.0, help="larger photos: 422"
+    )
     serve.add_argument("--decodes", type=positive(int), default=2, help="photos decoded at once; others wait")
     serve.add_argument("--body-timeout", type=positive(float), default=10.0, help="seconds a body may stall: 408")
     serve.add_argument("--header-timeout", type=positive(float), default=10.0, help="seconds for the headers")

@@ -1,6 +1,7 @@
 """Decode one image file robustly into an RGB uint8 array, or say why not.
 
-Pillow handles JPEG, PNG, BMP, GIF (first frame), TIFF, WEBP. Pixel values are
+Only the formats photos come in are opened (:data:`ALLOWED_FORMATS`); Pillow's other plugins (DDS, ICO,
+PSD, ...) are attack surface nobody asked for. Pixel values are
 read by their mode's range, the same rule for every image, never guessed from
 its content:
 
@@ -24,6 +25,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""Pillow's names of the formats that are opened (JPEG's opener also takes a camera's multi-picture JPEG,
+MPO); any other file is "not an image"."""
 
 MAX_PIXELS = 50_000_000
 """Larger images are refused before decoding (decompression-bomb guard)."""
@@ -116,7 +121,7 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's notes on damaged files: the result is what counts
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise RejectedImage(f"too large: {width}x{height} pixels (limit {max_pixels})")
@@ -130,8 +135,11 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise RejectedImage(f"too large: {error}") from None
     except Image.UnidentifiedImageError:
         raise RejectedImage("not an image") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise RejectedImage(f"corrupt image: {error}") from None
+    except MemoryError:
+        raise RejectedImage("too large to decode in this memory") from None
+    except Exception as error:  # a damaged file makes Pillow's decoders raise nearly anything; it is the file's
+        reason = " ".join(str(error).split())[:120] or type(error).__name__
+        raise RejectedImage(f"corrupt image: {reason}") from None
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:

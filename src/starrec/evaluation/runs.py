@@ -23,7 +23,7 @@ from dvc_data.index import DataIndexError
 from starrec import artifacts
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.predictions import read_predictions
-from starrec.params import Params
+from starrec.params import Params, read_yaml
 
 WORKSPACE = "workspace"
 PULL = "`dvc pull` it (or `dvc exp pull`) first"
@@ -85,7 +85,7 @@ def _is_output(name: str, path: str) -> bool:
 def read_params(name: str) -> dict:
     """The flat params of revision ``name``, each key its schema default where that params.yaml has none
     (a key added after the revision was made, or left out by hand, is not a difference)."""
-    raw = yaml.safe_load(read_text(name, str(artifacts.PARAMS))) or {}
+    raw = read_yaml(read_text(name, str(artifacts.PARAMS))) or {}
     return flatten(dataclasses.asdict(Params())) | flatten(raw if isinstance(raw, dict) else {})
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from starrec.artifacts import read_optional
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.formatting import mean_std, score
-from starrec.params import Params, load_params, parse_params, render_params_yaml
+from starrec.params import Params, load_params, parse_params, read_yaml, render_params_yaml
 from starrec.tune.space import RANGE_OF, as_params, exp_run_command, value_at, with_values
 
 
@@ -60,7 +58,7 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     params, best = load_params(params_path), as_params(chosen_keys)
     chosen = with_values(params, best)
     text = render_params_yaml(chosen)
-    parse_params(yaml.safe_load(text))  # the rendered file must load back
+    parse_params(read_yaml(text))  # the rendered file must load back
     changes = [
         f"{key}: {value_at(params, key)} -> {value}"
         for key, value in sorted(best.items())
