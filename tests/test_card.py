@@ -18,6 +18,7 @@ from starrec.ship.card import (
     LIBRARIES,
     CardInputs,
     Provenance,
+    calibration_line,
     dataset_name,
     library_version,
     model_card,
@@ -147,6 +148,23 @@ def test_the_card_gives_the_temperature_and_the_calibration_error_with_its_inter
         "Of 40 faces of people in none of its classes (`data.unknown_source`) it refused 75.0 % [60.0, 86.0 %]." in card
     )
     assert "T = " not in card_of(params)  # a run from before calibration: no line
+
+
+@pytest.mark.parametrize(
+    "temperature, ece_high, says, never",
+    [
+        (1.5, 0.04, ["T = 1.500, fitted on the validation split", "right about 90 % of the time"], ["not fitted"]),
+        (1.0, 0.04, ["T = 1: not fitted (calibration.temperature: false)", "right about 90 %"], ["fitted on"]),
+        (1.0, 0.35, ["not fitted", "a probability is 0.29 off how often it is right"], ["right about 90 %"]),
+    ],
+)
+def test_the_card_claims_a_fitted_temperature_and_calibrated_probabilities_only_when_they_are(
+    temperature, ece_high, says, never
+):
+    """calibration.temperature: false and an ECE of 0.29 got "fitted" and "0.9 is right 90 % of the time"."""
+    ece = {"value": 0.29 if ece_high > 0.3 else 0.03, "ci95": {"low": 0.01, "high": ece_high}}
+    line = calibration_line(CALIBRATION | {"temperature": temperature, "ece": ece})
+    assert all(words in line for words in says) and not any(words in line for words in never), line
 
 
 def front_matter_of(card: str) -> dict:

@@ -138,3 +138,19 @@ def test_a_bad_service_flag_is_refused_before_anything_starts(capsys, flag, valu
     assert stopped.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("starrec serve: error: argument") and f"{value}: must be {said}" in error
+
+
+@pytest.mark.parametrize("value", ["   ", "abc", "g" * 64, "0" * 100_000])
+def test_a_pin_that_is_no_sha256_is_refused_in_one_short_line(monkeypatch, value):
+    """A STARREC_MODEL_SHA256 of spaces turned the pin off; a 100 KB one was echoed whole."""
+    from starrec.model_info import ModelFileError
+    from starrec.ship.classifiers import PIN, pinned_digest
+
+    monkeypatch.setenv(PIN, value)
+    with pytest.raises(ModelFileError, match=rf"^{PIN}=.*: not a sha256 \(64 hex digits\); unset it") as refused:
+        pinned_digest()
+    assert len(str(refused.value)) < 200
+    monkeypatch.setenv(PIN, f" {'AB' * 32}\n")
+    assert pinned_digest() == "ab" * 32
+    monkeypatch.delenv(PIN)
+    assert pinned_digest() == ""

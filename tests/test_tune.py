@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -542,3 +543,30 @@ def test_a_search_killed_between_a_trials_suggestions_resumes_as_if_never_killed
     done = [trial for trial in resumed.trials if trial.state == TrialState.COMPLETE]
     assert [trial.params for trial in done] == [trial.params for trial in straight.trials]
     assert [trial.state for trial in resumed.trials].count(TrialState.FAIL) == 1
+
+
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        ("{oops", r"^metrics/tune.json \(workspace\): not valid JSON \(.*\); `git checkout -- metrics/tune.json`$"),
+        ('{"k": 5}', r"^metrics/tune.json: lacks best_params, best_accuracy, .*; `git checkout -- metrics/tune.json`"),
+        (None, r"^metrics/tune.json: best_params \['train.nesterov'\] are not searched keys"),
+    ],
+)
+def test_a_damaged_or_hand_edited_tune_json_is_one_line_in_summary_and_report(
+    tmp_path, monkeypatch, capsys, content, said
+):
+    """The file is kept in git (cache: false): the hint is git checkout, not dvc checkout."""
+    from starrec.app.cli import main
+    from starrec.app.report import search_section
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metrics").mkdir()
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    tune = json.loads((ROOT / "metrics" / "tune.json").read_text()) | {"best_params": {"train.nesterov": True}}
+    (tmp_path / "metrics" / "tune.json").write_text(json.dumps(tune) if content is None else content)
+    with pytest.raises(StarrecError, match=said):
+        search_section()
+    if content != "{oops":  # summary reads the file through artifacts.read_optional (its own test)
+        assert main(["summary"]) == 1
+        assert re.search(said.replace("^", "^error: "), capsys.readouterr().err.strip())

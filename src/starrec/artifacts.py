@@ -188,6 +188,12 @@ SplitCount = TypedDict("SplitCount", {"split": str, "class": str, "count": int})
 T = TypeVar("T")
 
 
+def restore_hint(path: Path | str) -> str:
+    """How to get a pipeline file back: metrics/ is kept in git (``cache: false``), the rest in DVC's cache."""
+    kept_in_git = Path(path).parts[:1] == METRICS.parts
+    return f"`git checkout -- {path}`" if kept_in_git else f"`dvc checkout {path}`"
+
+
 def read_json(path: Path, schema: type[T]) -> T:
     """``path`` as the ``schema`` type says it is (mypy checks the keys; at run time only its JSON kind, an
     object or a list, is checked). One line (MissingInput, StarrecError) naming the file if it is missing,
@@ -197,12 +203,10 @@ def read_json(path: Path, schema: type[T]) -> T:
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
-        raise StarrecError(f"{path}: not valid JSON ({error}); `dvc checkout {path}` or re-run its stage") from None
+        raise StarrecError(f"{path}: not valid JSON ({error}); {restore_hint(path)} or re-run its stage") from None
     kind = dict if is_typeddict(schema) else get_origin(schema) or schema
     if isinstance(kind, type) and issubclass(kind, (dict, list)) and not isinstance(content, kind):
-        raise StarrecError(
-            f"{path}: not a JSON {'object' if issubclass(kind, dict) else 'list'}; `dvc checkout {path}`"
-        )
+        raise StarrecError(f"{path}: not a JSON {'object' if issubclass(kind, dict) else 'list'}; {restore_hint(path)}")
     return cast(T, content)
 
 

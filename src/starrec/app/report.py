@@ -46,8 +46,12 @@ def _read(name: str, path: Path) -> str | None:
 
 
 def _json(name: str, path: Path) -> dict | None:
+    """``path`` at revision ``name`` as JSON (None where it is missing); one line naming both if damaged."""
     text = _read(name, path)
-    return None if text is None else json.loads(text)
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError as error:
+        raise StarrecError(f"{path} ({name}): not valid JSON ({error}); {artifacts.restore_hint(path)}") from None
 
 
 def _with_interval(scores: dict | None, key: str) -> str:

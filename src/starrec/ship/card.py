@@ -163,15 +163,29 @@ def weakest_classes(per_class: dict, count: int = WEAKEST) -> list[tuple[str, di
 def calibration_line(calibration: CalibrationReport) -> str:
     """The probabilities' temperature, expected calibration error and "not sure" threshold
     (metrics/calibration.json), in words."""
-    ece, before = calibration["ece"], calibration["ece_uncalibrated"]
+    ece, before, temperature = calibration["ece"], calibration["ece_uncalibrated"], calibration["temperature"]
+    if temperature == 1.0:  # what calibration.temperature: false leaves; a fitted T is never exactly 1
+        how = "T = 1: not fitted (calibration.temperature: false)"
+    else:
+        how = f"T = {temperature:.3f}, fitted on the validation split (temperature scaling, Guo et al. 2017)"
+    if ece["ci95"]["high"] <= WELL_CALIBRATED:
+        meaning = "a probability of 0.9 is right about 90 % of the time on photos like the test split's"
+    else:
+        meaning = (
+            f"a probability is {ece['value']:.2f} off how often it is right, on average: read 0.9 as more "
+            "sure than 0.6, not as right 90 % of the time"
+        )
     return (
-        f"Probabilities: softmax(logits / T) with T = {calibration['temperature']:.3f}, fitted on the validation "
-        "split (temperature scaling, Guo et al. 2017). Expected calibration error on the test split "
+        f"Probabilities: softmax(logits / T) with {how}. Expected calibration error on the test split "
         f"({calibration['bins']} bins, 95 % bootstrap interval): {ece['value']:.4f} "
         f"[{ece['ci95']['low']:.4f}, {ece['ci95']['high']:.4f}] as served, {before['value']:.4f} "
-        f"[{before['ci95']['low']:.4f}, {before['ci95']['high']:.4f}] at T = 1: a probability of 0.9 is right "
-        "about 90 % of the time on photos like the test split's." + _selective_words(calibration)
+        f"[{before['ci95']['low']:.4f}, {before['ci95']['high']:.4f}] at T = 1: {meaning}."
+        + _selective_words(calibration)
     )
+
+
+WELL_CALIBRATED = 0.05
+"""The highest ECE (the upper end of its interval) at which the card says a probability means what it says."""
 
 
 def _selective_words(calibration: CalibrationReport) -> str:

@@ -46,11 +46,24 @@ PIN = "STARREC_MODEL_SHA256"
 ``models/export`` can swap a model and rewrite the digests in its starrec.json."""
 
 
+def pinned_digest() -> str:
+    """:data:`PIN` as 64 lower-case hex digits, or empty where it is unset; ModelFileError (one line, the value
+    cut short) where it is set to anything else: a pin of spaces or a typo must not turn the check off."""
+    raw = os.environ.get(PIN)
+    if raw is None or raw == "":
+        return ""
+    pinned = raw.strip().lower()
+    if len(pinned) != 64 or any(char not in "0123456789abcdef" for char in pinned):
+        shown = raw if len(raw) <= 70 else f"{raw[:70]}... ({len(raw)} characters)"
+        raise ModelFileError(f"{PIN}={shown!r}: not a sha256 (64 hex digits); unset it to serve unpinned")
+    return pinned
+
+
 def load_classifier(path: str | Path) -> Classifier:
     """The model at ``path`` in the runtime of its format; MissingInput or ModelFileError (one line) if it
     cannot be used, or if :data:`PIN` is set and the model's sha256 is another."""
     path = Path(path)
-    pinned = os.environ.get(PIN, "").strip().lower()
+    pinned = pinned_digest()
     if pinned and path.exists() and (digest := export_digest(path)) != pinned:
         raise ModelFileError(f"{path}: its sha256 is {digest}, not {PIN}={pinned}; refused")
     if path.suffix == ".keras":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from starrec.artifacts import read_optional
+from starrec.artifacts import TUNE, read_optional, restore_hint
 from starrec.atomic import atomic_path
 from starrec.errors import MissingInput, StarrecError
 from starrec.evaluation.formatting import mean_std, score
@@ -19,9 +19,28 @@ def holds(params: Params, values: dict[str, Any]) -> bool:
     return with_values(params, as_params(values)) == params
 
 
+SUMMARY_KEYS = ("k", "best_params", "best_accuracy", "best_trial", "trials", "pruned", "first_accuracy", "caveat")
+"""The keys of metrics/tune.json that the summary and the report read."""
+
+
+def checked_tune(tune: object) -> dict:
+    """metrics/tune.json's content if it has :data:`SUMMARY_KEYS` and best_params of searched keys only;
+    else one line naming the file and what is wrong (a damaged or hand-edited file)."""
+    missing = [key for key in SUMMARY_KEYS if not isinstance(tune, dict) or key not in tune]
+    if missing:
+        raise StarrecError(f"{TUNE}: lacks {', '.join(missing)}; {restore_hint(TUNE)} or `make tune`")
+    assert isinstance(tune, dict)
+    best = tune["best_params"]
+    unknown = sorted(set(best) - set(RANGE_OF)) if isinstance(best, dict) else best
+    if not isinstance(best, dict) or not best or unknown:
+        raise StarrecError(f"{TUNE}: best_params {unknown!r} are not searched keys ({', '.join(RANGE_OF)})")
+    return tune
+
+
 def search_lines(tune: dict, params: Params) -> list[str]:
     """The best trial's K-fold accuracy beside the first trial's, why it is optimistic, the nested estimate
     (if run), and whether params.yaml holds the best values."""
+    tune = checked_tune(tune)
     k, best = tune["k"], tune["best_params"]
     lines = [
         f"tune: best {k}-fold accuracy {tune['best_accuracy']:.4f} (trial {tune['best_trial']} of {tune['trials']}, "
@@ -51,10 +70,7 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     tune = read_optional(tune_path, dict)
     if tune is None:
         raise MissingInput(f"{tune_path}: missing; run the search first (make tune, or dvc repro tune/dvc.yaml)")
-    chosen_keys = tune.get("best_params")
-    if not isinstance(chosen_keys, dict) or not chosen_keys or set(chosen_keys) - set(RANGE_OF):
-        unknown = sorted(set(chosen_keys) - set(RANGE_OF)) if isinstance(chosen_keys, dict) else chosen_keys
-        raise StarrecError(f"{tune_path}: best_params {unknown!r} are not searched keys ({', '.join(RANGE_OF)})")
+    chosen_keys = checked_tune(tune)["best_params"]
     params, best = load_params(params_path), as_params(chosen_keys)
     chosen = with_values(params, best)
     text = render_params_yaml(chosen)
