@@ -31,6 +31,7 @@ def main() -> None:
     ids, classes = read_labels_and_ids(artifacts.TEST_SPLIT)[1], load_classes(artifacts.INTERIM)
     result = evaluate(labels, probabilities, ids, classes, resamples, params.seed, calibration)
     write_json(artifacts.TEST, result.report)
+    write_json(artifacts.SCORES_TEST, artifacts.test_headline(result.report))
     write_json(artifacts.PER_CLASS, result.per_class)
     write_json(artifacts.CALIBRATION, result.calibration)
     write_csv(artifacts.PREDICTIONS, result.predictions)

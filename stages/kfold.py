@@ -10,7 +10,9 @@ from starrec.stage import run_stage
 def main() -> None:
     params = load_params(artifacts.PARAMS)
     result = collect_folds(load_parts(artifacts.KFOLD_PARTS, params.kfold.parts))
-    write_json(artifacts.KFOLD, result.report())
+    report = result.report()
+    write_json(artifacts.KFOLD, report)
+    write_json(artifacts.SCORES_KFOLD, artifacts.kfold_headline(report))
     print(f"kfold: {result.summary_line()}")
 
 

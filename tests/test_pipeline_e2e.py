@@ -231,13 +231,14 @@ def test_a_killed_training_resumes_and_ends_as_an_uninterrupted_one(repo):
 
 def test_metrics_and_plots_show(repo, browser):
     repo, _ = repo
-    shown = run(repo, "dvc", "metrics", "show")
-    assert "metrics/test.json" in shown and "metrics/kfold.json" in shown and "f1_macro" in shown
-    assert "eigenfaces.accuracy" in shown and "logistic_regression.ci95.f1_macro.low" in shown
-    assert "ece_uncalibrated" in shown and " ece " in f" {shown} "  # calibration error before and after T
-    assert "failed to load" not in shown and "per_class" not in shown  # the headline only
+    shown = in_columns(repo, 120, "dvc", "metrics", "show")  # the headline: test and K-fold accuracy and F1
     header = next(line for line in shown.splitlines() if line.startswith("Path"))
-    assert len(header.split()) <= 40, header
+    assert header.split() == ["Path", "accuracy", "f1_macro", "kfold.accuracy", "kfold.f1_macro"], shown
+    assert "metrics/scores/test.json" in shown and "metrics/scores/kfold.json" in shown
+    assert "failed to load" not in shown and "per_class" not in shown and "ci95" not in shown
+    details = run(repo, "dvc", "metrics", "show", "metrics/test.json", "metrics/kfold.json", "metrics/baseline.json")
+    assert "eigenfaces.accuracy" in details and "logistic_regression.ci95.f1_macro.low" in details  # by path
+    assert "ece_uncalibrated" in details and "accuracy.mean" in details
     by_path = run(repo, "dvc", "metrics", "show", "metrics/per_class.json")  # any file, by its path
     assert "class_1.recall" in by_path and "macro avg.f1" in by_path
     run(repo, "dvc", "plots", "show", "-o", "plots_html")
@@ -276,7 +277,18 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     diff = run(repo, "dvc", "params", "diff")
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
     assert run(repo, "git", "diff", "--numstat", "params.yaml").split() == ["1", "1", "params.yaml"]  # one line
-    assert "accuracy" in run(repo, "dvc", "metrics", "diff")
+    assert "accuracy" in in_columns(repo, 120, "dvc", "metrics", "diff")
+    table = in_columns(repo, 120, "dvc", "exp", "show", "--only-changed", "--no-pager")
+    header = next(line for line in table.splitlines() if "Experiment" in line).split()
+    assert header[:3] == ["Experiment", "Created", "accuracy"] and header[-1] == "train.momentum", table
+
+
+def in_columns(repo: Path, columns: int, *command: str) -> str:
+    """``command``'s output as a terminal of ``columns`` shows it; fails on a row wider or a cell cut to ``…``."""
+    done = subprocess.run(command, cwd=repo, env=ENV | {"COLUMNS": str(columns)}, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    assert max(map(len, done.stdout.splitlines()), default=0) <= columns and "…" not in done.stdout, done.stdout
+    return done.stdout
 
 
 def test_queued_momentum_grid_then_compare_and_report(repo, browser):
@@ -290,21 +302,21 @@ def test_queued_momentum_grid_then_compare_and_report(repo, browser):
             break
         time.sleep(5)
     assert status.count("Success") >= 2, status
-    table = json.loads(run(repo, "dvc", "exp", "show", "--json", "--sort-by", "metrics/kfold.json:f1_macro.mean"))
-    experiments = {}  # momentum -> (name, kfold.json)
+    table = json.loads(run(repo, "dvc", "exp", "show", "--json", "--sort-by", "kfold.f1_macro"))
+    experiments = {}  # momentum -> (name, the K-fold headline)
     for commit in table:
         for experiment in commit.get("experiments") or []:
             for revision in experiment["revs"]:
                 data = revision.get("data") or {}
                 params = data.get("params", {}).get("params.yaml", {}).get("data", {})
-                if "metrics/kfold.json" in data.get("metrics", {}):
-                    kfold = data["metrics"]["metrics/kfold.json"]["data"]
+                if "metrics/scores/kfold.json" in data.get("metrics", {}):
+                    kfold = data["metrics"]["metrics/scores/kfold.json"]["data"]["kfold"]
                     experiments[params["train"]["momentum"]] = (experiment["name"], kfold)
     assert {0.0, 0.9} <= set(experiments)
     (fast, fast_folds), (slow, slow_folds) = experiments[0.9], experiments[0.0]
     compared = json.loads(run(repo, "starrec", "compare", fast, slow, "--json"))
     assert compared["params"] == {"train.momentum": {"a": 0.9, "b": 0.0}}
-    mean_difference = fast_folds["accuracy"]["mean"] - slow_folds["accuracy"]["mean"]  # = the folds' mean difference
+    mean_difference = fast_folds["accuracy"] - slow_folds["accuracy"]  # the folds' means: their mean difference
     assert compared["folds"]["accuracy"]["difference"] == pytest.approx(mean_difference)
     assert compared["verdict"].startswith("train.momentum 0.9 vs 0.0: ")
     assert "(corrected t-test)" in compared["verdict"] and "(McNemar)" in compared["verdict"]

@@ -70,6 +70,24 @@ def plot(name: str) -> Path:
     return PLOTS / f"{name}.json"
 
 
+# the headline that `dvc metrics show` and `dvc exp show` print (docs/metrics.md): the test split's scores as
+# accuracy and f1_macro, the K-fold means as kfold.accuracy and kfold.f1_macro. Same names would share a column
+# in metrics show, but `dvc exp show` then prefixes each with its path: 120 columns hold these four.
+SCORES = METRICS / "scores"
+SCORES_TEST = SCORES / "test.json"  # stage evaluate
+SCORES_KFOLD = SCORES / "kfold.json"  # stage kfold
+
+
+def test_headline(report: dict) -> dict[str, float]:
+    """metrics/scores/test.json from metrics/test.json: accuracy and f1_macro."""
+    return {"accuracy": report["accuracy"], "f1_macro": report["f1_macro"]}
+
+
+def kfold_headline(report: dict) -> dict[str, dict[str, float]]:
+    """metrics/scores/kfold.json from metrics/kfold.json: the folds' mean accuracy and f1_macro."""
+    return {"kfold": {"accuracy": report["accuracy"]["mean"], "f1_macro": report["f1_macro"]["mean"]}}
+
+
 # stages baseline, export, card, visualize
 BASELINE = METRICS / "baseline.json"
 EXPORT = Path("models/export")  # saved_model/, model.onnx, model.tflite, starrec.json
