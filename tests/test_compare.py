@@ -22,13 +22,14 @@ def make_run(name, momentum, folds, right, folds_id="f1", k=5, ids=None):
     )
     kfold = {
         "k": k,
-        "accuracy": {"mean": sum(folds) / len(folds)},
-        "f1_macro": {"mean": sum(folds) / len(folds)},
+        "accuracy": {"mean": sum(folds) / len(folds), "std": 0.01},
+        "f1_macro": {"mean": sum(folds) / len(folds), "std": 0.01},
         "folds": [{"fold": i, "n_test": 20, "accuracy": value, "f1_macro": value} for i, value in enumerate(folds)],
     }
     if folds_id is not None:
         kfold["folds_id"] = folds_id
-    test = {"accuracy": right / 100, "f1_macro": right / 100}
+    interval = {"low": right / 100 - 0.05, "high": right / 100 + 0.03}
+    test = {"accuracy": right / 100, "f1_macro": right / 100, "ci95": {"accuracy": interval, "f1_macro": interval}}
     params = flatten({"seed": 1, "kfold": {"k": k}, "train": {"momentum": momentum}})
     return RunResults(name, params, kfold, test, predictions)
 
@@ -76,3 +77,23 @@ def test_a_revisions_output_missing_from_the_cache_says_dvc_pull(tmp_path, monke
         read_text("HEAD", "kfold.json")
     with pytest.raises(MissingInput, match=r"^other.json: not in HEAD; run `dvc repro`"):
         read_text("HEAD", "other.json")
+
+
+def test_the_experiments_table_fits_a_terminal_and_marks_what_differs_significantly():
+    """starrec experiments: dvc exp show --only-changed pushes the changed param into a … cell at 120 columns."""
+    from starrec.evaluation.experiments import table
+
+    baseline = make_run("main", 0.9, FOLDS_B, right=82)
+    runs = [
+        baseline,
+        make_run("momentum-0.0", 0.0, FOLDS_A, right=90),
+        make_run("momentum-0.5-long-name", 0.5, [0.95, 0.96, 0.97, 0.95, 0.96], right=95),
+        make_run("other-folds", 0.5, FOLDS_A, right=90, folds_id="f2"),
+    ]
+    lines = table(runs, baseline)
+    assert lines[0].split()[:2] == ["experiment", "train.momentum"] and max(map(len, lines)) <= 120
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert rows["main"].endswith("baseline") and "0.8200 [0.7700, 0.8500]" in rows["main"]
+    assert rows["momentum-0.0"].endswith("+2.00 points, p = 0.132")  # as starrec compare says
+    assert rows["momentum-0.5-long-name"].endswith(" *") and "0.9580 ± 0.0100" in rows["momentum-0.5-long-name"]
+    assert rows["other-folds"].endswith("other folds: not paired")

@@ -278,9 +278,12 @@ def test_momentum_experiment_reruns_only_what_it_touches(repo):
     assert "train.momentum" in diff and "0.9" in diff and "0.5" in diff
     assert run(repo, "git", "diff", "--numstat", "params.yaml").split() == ["1", "1", "params.yaml"]  # one line
     assert "accuracy" in in_columns(repo, 120, "dvc", "metrics", "diff")
-    table = in_columns(repo, 120, "dvc", "exp", "show", "--only-changed", "--no-pager")
+    # DVC lists each changed dependency too (the card's metrics files, the model): the README's short --drop
+    table = in_columns(repo, 120, "dvc", "exp", "show", "--only-changed", "--no-pager", "--drop", ".*/|params.yaml")
     header = next(line for line in table.splitlines() if "Experiment" in line).split()
     assert header[:3] == ["Experiment", "Created", "accuracy"] and header[-1] == "train.momentum", table
+    listed = run(repo, "starrec", "experiments").splitlines()
+    assert listed[0].split()[:2] == ["experiment", "train.momentum"] and max(map(len, listed)) <= 120, listed
 
 
 def in_columns(repo: Path, columns: int, *command: str) -> str:
@@ -320,6 +323,10 @@ def test_queued_momentum_grid_then_compare_and_report(repo, browser):
     assert compared["folds"]["accuracy"]["difference"] == pytest.approx(mean_difference)
     assert compared["verdict"].startswith("train.momentum 0.9 vs 0.0: ")
     assert "(corrected t-test)" in compared["verdict"] and "(McNemar)" in compared["verdict"]
+    listed = run(repo, "starrec", "experiments").splitlines()  # the grid side by side, in a terminal's width
+    assert listed[0].split()[:2] == ["experiment", "train.momentum"] and max(map(len, listed)) <= 120, listed
+    rows = {line.split()[0]: line.split()[1] for line in listed[1:-1]}
+    assert rows[fast] == "0.9" and rows[slow] == "0.0", listed
     printed = run(repo, "starrec", "compare", "workspace", slow)
     assert printed.startswith(f"A = workspace, B = {slow}: the same 2 folds and the same 12 test images")
 

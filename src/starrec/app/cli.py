@@ -91,6 +91,13 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments(args: argparse.Namespace) -> int:
+    from starrec.evaluation.experiments import experiments_table
+
+    print("\n".join(experiments_table(args.against, args.alpha)))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from starrec.app.report import write_report
 
@@ -166,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("b", help=runs)
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict")
     compare.add_argument("--json", action="store_true", help="machine-readable output")
+    experiments = commands.add_parser(
+        "experiments", help="one row per DVC experiment: changed params, test and K-fold accuracy, paired test"
+    )
+    experiments.add_argument("--against", help=f"{runs} (default: the commit the experiments were run from)")
+    experiments.add_argument("--alpha", type=float, default=0.05, help="significance level of the * mark")
     serve = commands.add_parser("serve", help="the model behind HTTP (POST /predict, GET /health) and a web page at /")
     serve.add_argument(
         "--model", type=Path, default=artifacts.MODEL, help=f"{artifacts.MODEL.name} (with saliency) or an export"
@@ -206,7 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             print(render_params_yaml(), end="")
             return 0
-        commands_run = {"predict": _predict, "compare": _compare, "report": _report, "serve": _serve, "tune": _tune}
+        commands_run = {
+            "predict": _predict,
+            "compare": _compare,
+            "experiments": _experiments,
+            "report": _report,
+            "serve": _serve,
+            "tune": _tune,
+        }
         return commands_run[args.command](args)
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in PIPELINE_ONLY:
