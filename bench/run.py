@@ -73,6 +73,8 @@ def main() -> None:
     sections = ("experiment", "lecture", "speed", "memory", "distributed", "service", "tune")
     parser.add_argument("--only", choices=sections)
     args = parser.parse_args()
+    if not Path("/proc/self/stat").is_file():  # experiment and memory sample /proc/<pid>; serving reads VmRSS
+        parser.exit(2, "bench/run.py: reads each process's time and memory from /proc: Linux only (not macOS)\n")
     kept = json.loads(args.out.read_text(encoding="utf-8")) if args.only and args.out.is_file() else {}
     results = {
         **kept,
