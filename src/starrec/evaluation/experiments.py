@@ -33,7 +33,7 @@ def listed_experiments() -> list[Listed]:
 
 def against_baseline(run: RunResults, baseline: RunResults, alpha: float = ALPHA) -> str:
     """``+0.28 points, p = 0.593``: the K-fold accuracy difference and the corrected t-test's p (``*``: below
-    ``alpha``); ``not paired: ...`` where the two were tested on other folds or images."""
+    ``alpha``); ``other folds: not paired`` where the two were tested on other folds or test images."""
     try:
         ttest = compare(run, baseline).folds["accuracy"]
     except NotComparable:
