@@ -173,3 +173,9 @@ def test_floats_read_as_dvc_reads_them(tmp_path, text, value):
     params = load_params(path)
     assert params.train.learning_rate == value and params.train.lr_decay_rate == 1e-300
     assert yaml.safe_load("x: 1e-3")["x"] == "1e-3"  # PyYAML's own loader is left as it is
+
+
+def test_a_validation_split_of_zero_is_refused_by_the_params_check():
+    """split.val: 0 passed check_params and split, then failed in train with "no TFRecord shards"."""
+    with pytest.raises(ParamsError, match=r"^params.yaml: split.val: 0; the train stage fits the temperature"):
+        parse_params({"split": {"train": 0.8, "val": 0.0, "test": 0.2}})

@@ -247,3 +247,18 @@ def test_weights_are_identical_run_to_run_with_each_cpu_kernel_library(kernels):
     digests = {process.communicate(timeout=120)[0] for process in runs}
     assert [process.returncode for process in runs] == [0, 0]
     assert len(digests) == 1 and len(digests.pop()) == 65
+
+
+def test_training_stuck_at_chance_is_said_once_with_its_usual_causes(tiny_params, capsys):
+    """Batch 1 with the default alpha sat at chance for 15 epochs without a word (the lecture's batch lesson)."""
+    from starrec.train.training import STUCK_AFTER_EPOCHS, DivergenceGuard, stuck_line
+
+    train = dataclasses.replace(tiny_params.train, batch_size=1, learning_rate=0.02)
+    line = stuck_line(0.09, 3, 10, train)
+    assert line is not None and line.startswith("training accuracy 0.090 after 3 epochs is about chance (1/10")
+    assert "train.learning_rate 0.02 too large for train.batch_size 1" in line
+    assert stuck_line(0.40, 3, 10, train) is None  # learning: above 1.5 / classes
+    guard = DivergenceGuard(train, classes=10)
+    for epoch in range(STUCK_AFTER_EPOCHS + 2):
+        guard.on_epoch_end(epoch, {"accuracy": 0.1, "loss": 2.3})
+    assert capsys.readouterr().err.count("warning: training accuracy 0.100 after 3 epochs") == 1

@@ -94,6 +94,12 @@ class SplitParams:
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             fail(key, f"train + val + test = {total:g}; they must sum to 1")
+        if self.val == 0:  # refused here, not by the train stage two stages later
+            fail(
+                f"{key}.val",
+                "0; the train stage fits the temperature and the 'not sure' threshold on validation images "
+                "(and early stopping watches them): give it at least one per class, e.g. 0.1",
+            )
 
 
 def _cascade_path(name: str) -> Path:

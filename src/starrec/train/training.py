@@ -7,6 +7,7 @@ import contextlib
 import math
 import re
 import shutil
+import sys
 import tempfile
 import time
 import types
@@ -64,18 +65,44 @@ class ScheduleLogger(keras.callbacks.Callback):
         logs["momentum"] = float(optimizer.momentum_at(last_step))
 
 
+STUCK_AFTER_EPOCHS = 3
+"""After this many epochs, a training accuracy under :data:`STUCK_FACTOR` / classes is called stuck."""
+STUCK_FACTOR = 1.5
+
+
+def stuck_line(accuracy: float, epochs: int, classes: int, train: TrainParams) -> str | None:
+    """One line when the training accuracy after ``epochs`` epochs is still about chance (1 / ``classes``),
+    naming the usual causes; None while it learns. A step's noise grows as the batch shrinks, so a learning
+    rate that suits batch 32 can keep batch 1 at chance (the lecture: stochastic learning needs a smaller
+    alpha)."""
+    if accuracy >= STUCK_FACTOR / classes:
+        return None
+    return (
+        f"training accuracy {accuracy:.3f} after {epochs} epochs is about chance (1/{classes} = {1 / classes:.3f}): "
+        f"the network is not learning. Usual causes: train.learning_rate {train.learning_rate} too large for "
+        f"train.batch_size {train.batch_size} (scale alpha with the batch: try a tenth), train.momentum "
+        f"{train.momentum} too high, or labels that do not match the images"
+    )
+
+
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops with :class:`TrainingDiverged` when an epoch's loss is NaN or infinite.
+    """Stops with :class:`TrainingDiverged` when an epoch's loss is NaN or infinite, and says once, after
+    :data:`STUCK_AFTER_EPOCHS` epochs, when the training accuracy is still about chance (:func:`stuck_line`).
 
     It looks once per epoch: a per-batch check would wait for every step's
     result and keep the CPU from running ahead.
     """
 
-    def __init__(self, train: TrainParams) -> None:
+    def __init__(self, train: TrainParams, classes: int = 0) -> None:
         super().__init__()
-        self.train = train
+        self.train, self.classes = train, classes
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        accuracy = (logs or {}).get("accuracy")
+        if epoch + 1 == STUCK_AFTER_EPOCHS and accuracy is not None and self.classes > 1:
+            line = stuck_line(float(accuracy), epoch + 1, self.classes, self.train)
+            if line:
+                print(f"warning: {line}", file=sys.stderr, flush=True)
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             train = self.train
@@ -219,7 +246,8 @@ def fit(
         backups.append(EpochBackup(run.backup_dir, expected, restored, early_stopping, every_s, last))
     history = keras.callbacks.History()
     progress = [EpochLine(data.n_examples, train_params.epochs)] if run.verbose else []
-    guards = [DivergenceGuard(train_params), ScheduleLogger(), *([early_stopping] if early_stopping else [])]
+    guards = [DivergenceGuard(train_params, data.num_classes), ScheduleLogger()]
+    guards += [early_stopping] if early_stopping else []
     callback_list = keras.callbacks.CallbackList([*guards, *backups, *progress, *run.callbacks, history], model=model)
     if run.verbose:
         print(
