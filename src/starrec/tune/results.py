@@ -23,17 +23,17 @@ SUMMARY_KEYS = ("k", "best_params", "best_accuracy", "best_trial", "trials", "pr
 """The keys of metrics/tune.json that the summary and the report read."""
 
 
-def checked_tune(tune: object) -> dict:
-    """metrics/tune.json's content if it has :data:`SUMMARY_KEYS` and best_params of searched keys only;
-    else one line naming the file and what is wrong (a damaged or hand-edited file)."""
+def checked_tune(tune: object, path: Path = TUNE) -> dict:
+    """The content of ``path`` (metrics/tune.json) if it has :data:`SUMMARY_KEYS` and best_params of searched
+    keys only; else one line naming the file and what is wrong (a damaged or hand-edited file)."""
     missing = [key for key in SUMMARY_KEYS if not isinstance(tune, dict) or key not in tune]
     if missing:
-        raise StarrecError(f"{TUNE}: lacks {', '.join(missing)}; {restore_hint(TUNE)} or `make tune`")
+        raise StarrecError(f"{path}: lacks {', '.join(missing)}; {restore_hint(path)} or `make tune`")
     assert isinstance(tune, dict)
     best = tune["best_params"]
     unknown = sorted(set(best) - set(RANGE_OF)) if isinstance(best, dict) else best
     if not isinstance(best, dict) or not best or unknown:
-        raise StarrecError(f"{TUNE}: best_params {unknown!r} are not searched keys ({', '.join(RANGE_OF)})")
+        raise StarrecError(f"{path}: best_params {unknown!r} are not searched keys ({', '.join(RANGE_OF)})")
     return tune
 
 
@@ -70,7 +70,7 @@ def apply_best(params_path: Path, tune_path: Path) -> list[str]:
     tune = read_optional(tune_path, dict)
     if tune is None:
         raise MissingInput(f"{tune_path}: missing; run the search first (make tune, or dvc repro tune/dvc.yaml)")
-    chosen_keys = checked_tune(tune)["best_params"]
+    chosen_keys = checked_tune(tune, tune_path)["best_params"]
     params, best = load_params(params_path), as_params(chosen_keys)
     chosen = with_values(params, best)
     text = render_params_yaml(chosen)
