@@ -54,6 +54,9 @@ def test_onednn_default_follows_tensorflows_rule(monkeypatch, flags, by_default)
     "flags, onednn, other",
     [
         ("fpu avx2", "1", {"TF_ENABLE_ONEDNN_OPTS": "0", "STARREC_AUTO_PRECISION": "mixed_bfloat16"}),
+        # AVX2 without oneDNN: oneDNN would have no bfloat16 convolution, so it stays off
+        ("fpu avx2", "0", {"TF_ENABLE_ONEDNN_OPTS": "0", "STARREC_AUTO_PRECISION": "mixed_bfloat16"}),
+        ("avx512f avx512bw", "0", {"TF_ENABLE_ONEDNN_OPTS": "1", "STARREC_AUTO_PRECISION": "mixed_bfloat16"}),
         ("avx512_vnni avx512_bf16", "0", {"TF_ENABLE_ONEDNN_OPTS": "1", "STARREC_AUTO_PRECISION": "float32"}),
     ],
 )

@@ -37,11 +37,10 @@ def test_verbose_brings_tensorflows_lines_back(onednn):
     assert (ONEDNN_NOTE in stderr) == (onednn == "1")
 
 
-def test_starrec_turns_onednn_on_unless_the_user_chose():
-    """oneDNN on every x86 CPU (TensorFlow's own default leaves it off on AVX2): docs/benchmarks.md."""
-    code = "import os, starrec; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
-    assert python(code).stdout == "1\n"
-    assert python(code, TF_ENABLE_ONEDNN_OPTS="0").stdout == "0\n"
+def test_starrec_leaves_tensorflows_onednn_switch_alone():
+    """oneDNN on an AVX2 CPU has no bfloat16 convolution: starrec must not turn it on there (docs/benchmarks.md)."""
+    code = "import os, starrec; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset'))"
+    assert python(code).stdout == "unset\n"
 
 
 NOISY = (

@@ -15,7 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if quiet.verbose() else "1")  
 # TensorFlow's BFC allocator keeps freed CPU buffers for reuse; the default one returns buffers of over 32 MB to
 # the kernel, which zeroes them again for the next step: 1.2-1.5x slower training at 140 px (docs/benchmarks.md).
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512-VNNI, AVX-VNNI or AMX; on AVX2 CPUs
-# (most laptops) they train the default network 1.2-1.4x faster too, byte-identical run to run
-# (docs/benchmarks.md). TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's Eigen kernels.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TF_ENABLE_ONEDNN_OPTS stays TensorFlow's: oneDNN would train float32 1.2-1.4x faster on AVX2 CPUs, but it has no
+# bfloat16 convolution there ("could not create a primitive descriptor"), which mixed_bfloat16 needs
+# (docs/benchmarks.md: the experiment loop on each CPU kind). Set it to 1 yourself for float32 on AVX2.

@@ -99,12 +99,14 @@ def resolve_precision(precision: str) -> str:
 
 
 def other_kind() -> dict[str, str]:
-    """The environment under which this machine behaves as the other CPU kind: TensorFlow's oneDNN switch
-    flipped from what it is here, and ``auto`` pinned to the precision it would not pick here."""
-    return {
-        ONEDNN: "0" if onednn_on() else "1",
-        AUTO_PRECISION: "float32" if auto_precision() == "mixed_bfloat16" else "mixed_bfloat16",
-    }
+    """The environment under which this machine behaves as the other CPU kind: ``auto`` pinned to the precision
+    it would not pick here, and TensorFlow's oneDNN switch flipped from what it is here, except on a CPU
+    without AVX512: oneDNN has no bfloat16 convolution there, so it stays off (Eigen emulates bfloat16)."""
+    precision = "float32" if auto_precision() == "mixed_bfloat16" else "mixed_bfloat16"
+    onednn = not onednn_on()
+    if onednn and precision == "mixed_bfloat16" and "avx512f" not in _flags():
+        onednn = False
+    return {ONEDNN: "1" if onednn else "0", AUTO_PRECISION: precision}
 
 
 CPU_FEATURES = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"), ("avx2", "AVX2"))
